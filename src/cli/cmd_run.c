@@ -1,0 +1,150 @@
+#define LOG_MODULE "run"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "arthamon/arthamon.h"
+#include "cli.h"
+#include "core/monitor.h"
+#include "summary.h"
+
+static void on_tick(void *userdata, const struct snapshot *snap)
+{
+    (void)userdata;
+    summary_print_line(stdout, snap);
+}
+
+/* The collectors keep their files open: allow as many descriptors as the hard limit. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int load_resolved(const char *path, struct config *cfg)
+{
+    struct strbuf errs;
+    int r;
+
+    r = cli_load_config(path, cfg, NULL);
+    if (r < 0)
+        return r;
+    strbuf_init(&errs, 1 << 16);
+    r = config_resolve(cfg, true, &errs);
+    if (r < 0) {
+        fputs(errs.buf ? errs.buf : "cannot prepare the data directory\n", stderr);
+        config_done(cfg);
+    }
+    strbuf_done(&errs);
+    return r;
+}
+
+static void apply_hook(struct monitor *m, const struct config *cfg)
+{
+    monitor_set_tick_hook(m, cfg->agent.console_summary ? on_tick : NULL, NULL);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *path = NULL;
+    struct config cfg;
+    struct monitor *m;
+    sigset_t sigs;
+    int sfd, r;
+
+    for (int i = 1; i < argc; i++) {
+        if (!cli_config_opt(argc, argv, &i, &path)) {
+            fprintf(stderr, "usage: arthamon run [-c FILE]\n");
+            return 2;
+        }
+    }
+    if (path == NULL && access(DEFAULT_CONFIG_PATH, F_OK) == 0)
+        path = DEFAULT_CONFIG_PATH;
+    if (load_resolved(path, &cfg) < 0) {
+        fprintf(stderr, "arthamon: not starting: fix the configuration first\n");
+        return 1;
+    }
+    config_apply_logging(&cfg);
+    raise_nofile();
+
+    /* signals go to a signalfd read by this thread only */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    if (sfd < 0) {
+        fprintf(stderr, "arthamon: signalfd: %s\n", strerror(errno));
+        config_done(&cfg);
+        return 1;
+    }
+
+    m = monitor_new(&cfg);
+    if (!m) {
+        fprintf(stderr, "arthamon: out of memory\n");
+        close(sfd);
+        config_done(&cfg);
+        return 1;
+    }
+    apply_hook(m, &cfg);
+    log_info("arthamon %s starting: node_id %s, sampling every %llu ms, config %s, data in %s",
+             am_version(), cfg.agent.node_id,
+             (unsigned long long)cfg.monitoring.sampling_interval_ms,
+             path ? path : "(built-in defaults)", cfg.agent.data_dir);
+    r = monitor_start(m);
+    if (r < 0) {
+        log_error("cannot start the sampler: %s", strerror(-r));
+        monitor_free(m);
+        close(sfd);
+        config_done(&cfg);
+        return 1;
+    }
+
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t n = read(sfd, &si, sizeof(si));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof(si)) {
+            log_error("signalfd read failed: %s", n < 0 ? strerror(errno) : "short read");
+            break;
+        }
+        if (si.ssi_signo == SIGHUP) {
+            struct config ncfg;
+            log_info("SIGHUP: reloading %s", path ? path : "(built-in defaults)");
+            if (load_resolved(path, &ncfg) < 0) {
+                log_error("reload failed; keeping the running configuration");
+                continue;
+            }
+            config_apply_logging(&ncfg);
+            apply_hook(m, &ncfg);
+            monitor_reload(m, &ncfg);
+            if (!ncfg.enabled || !ncfg.monitoring.enabled)
+                monitor_stop(m);
+            else if (!monitor_running(m))
+                monitor_start(m);
+            config_done(&cfg);
+            cfg = ncfg;
+            continue;
+        }
+        log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    monitor_free(m);
+    close(sfd);
+    config_done(&cfg);
+    log_info("stopped");
+    log_set_file(NULL);
+    return 0;
+}

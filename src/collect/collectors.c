@@ -1,0 +1,8 @@
+/* The one table of host collectors: adding a source is a new file and one line here. */
+#include "collector.h"
+
+const struct collector_ops *const collector_table[] = {
+    &coll_cpu, &coll_memory, &coll_disk, &coll_network, &coll_process,
+};
+
+const unsigned collector_table_len = sizeof(collector_table) / sizeof(collector_table[0]);

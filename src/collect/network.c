@@ -1,0 +1,325 @@
+/*
+ * Network: throughput from /proc/net/dev (interfaces matching agent.net_exclude
+ * left out; loopback by default), open sockets from /proc/net/sockstat, packet
+ * loss as TCP segments retransmitted over segments sent in the interval
+ * (/proc/net/snmp, the ratio sar -n ETCP shows), and the P2P connections: count
+ * and mean smoothed RTT through sock_diag, or only the count from /proc/net/tcp*
+ * where netlink is not allowed.
+ */
+#define LOG_MODULE "network"
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+#include "common/procfile.h"
+#include "procparse.h"
+#include "sockdiag.h"
+
+#define MAX_IFACES 1024
+
+struct iface {
+    char name[32];
+    bool excluded;
+    bool seen;
+    bool present;
+    uint64_t rx, tx;
+};
+
+struct network_state {
+    struct procfile *dev, *snmp, *sockstat, *tcp4, *tcp6;
+    struct sockdiag *sd;
+    struct config_strlist exclude;
+    uint16_t ports[CONFIG_MAX_LIST];
+    size_t nports;
+
+    struct iface *ifs;
+    size_t nifs, cap, hint;
+    uint64_t d_rx, d_tx, t_rx, t_tx;
+    bool reset_seen, full;
+
+    struct tcp_snmp snmp_prev;
+    bool have_snmp;
+    bool first;
+
+    uint64_t fallback_count; /* /proc/net/tcp accumulation */
+
+    struct log_once dev_fail, snmp_fail, sock_fail, reset, no_ports, diag_fail, fallback, too_many;
+};
+
+static bool is_excluded(const struct network_state *st, const char *name)
+{
+    for (size_t i = 0; i < st->exclude.n; i++)
+        if (fnmatch(st->exclude.v[i], name, 0) == 0)
+            return true;
+    return false;
+}
+
+static struct iface *lookup(struct network_state *st, const char *name)
+{
+    struct iface *f;
+
+    if (st->hint < st->nifs && !strcmp(st->ifs[st->hint].name, name))
+        return &st->ifs[st->hint++];
+    for (size_t i = 0; i < st->nifs; i++) {
+        if (!strcmp(st->ifs[i].name, name)) {
+            st->hint = i + 1;
+            return &st->ifs[i];
+        }
+    }
+    if (st->nifs >= MAX_IFACES) {
+        st->full = true;
+        return NULL;
+    }
+    if (st->nifs == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 16;
+        struct iface *n = realloc(st->ifs, cap * sizeof(*n));
+        if (!n)
+            return NULL;
+        st->ifs = n;
+        st->cap = cap;
+    }
+    f = &st->ifs[st->nifs++];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    f->excluded = is_excluded(st, name);
+    st->hint = st->nifs;
+    return f;
+}
+
+static void on_iface(void *ctx, const struct netdev *d)
+{
+    struct network_state *st = ctx;
+    struct iface *f = lookup(st, d->name);
+    bool r1, r2;
+
+    if (!f || f->present)
+        return;
+    f->present = true;
+    if (!f->excluded) {
+        st->t_rx += d->rx_bytes;
+        st->t_tx += d->tx_bytes;
+        if (f->seen) {
+            st->d_rx += counter_delta(f->rx, d->rx_bytes, &r1);
+            st->d_tx += counter_delta(f->tx, d->tx_bytes, &r2);
+            if (r1 || r2)
+                st->reset_seen = true;
+        }
+    }
+    f->rx = d->rx_bytes;
+    f->tx = d->tx_bytes;
+    f->seen = true;
+}
+
+static void on_tcp(void *ctx, const struct tcp_conn *c)
+{
+    struct network_state *st = ctx;
+
+    if (c->state != 1) /* TCP_ESTABLISHED */
+        return;
+    for (size_t i = 0; i < st->nports; i++) {
+        if (st->ports[i] == c->local_port || st->ports[i] == c->remote_port) {
+            st->fallback_count++;
+            return;
+        }
+    }
+}
+
+static void network_fini(void *state)
+{
+    struct network_state *st = state;
+
+    if (!st)
+        return;
+    procfile_free(st->dev);
+    procfile_free(st->snmp);
+    procfile_free(st->sockstat);
+    procfile_free(st->tcp4);
+    procfile_free(st->tcp6);
+    sockdiag_free(st->sd);
+    for (size_t i = 0; i < st->exclude.n; i++)
+        free(st->exclude.v[i]);
+    free(st->exclude.v);
+    free(st->ifs);
+    free(st);
+}
+
+static int network_init(const struct coll_env *env, void **ret_state)
+{
+    struct network_state *st = calloc(1, sizeof(*st));
+    const struct config *cfg = env->cfg;
+    int r;
+
+    if (!st)
+        return -ENOMEM;
+    if (cfg->agent.net_exclude.n) {
+        st->exclude.v = calloc(cfg->agent.net_exclude.n, sizeof(char *));
+        if (!st->exclude.v)
+            goto oom;
+        for (size_t i = 0; i < cfg->agent.net_exclude.n; i++) {
+            st->exclude.v[i] = strdup(cfg->agent.net_exclude.v[i]);
+            if (!st->exclude.v[i])
+                goto oom;
+            st->exclude.n++;
+        }
+    }
+    st->nports = cfg->agent.p2p_ports.n;
+    memcpy(st->ports, cfg->agent.p2p_ports.v, st->nports * sizeof(uint16_t));
+
+    r = procfile_open(env->procfs_root, "net/dev", &st->dev);
+    if (r < 0) {
+        network_fini(st);
+        return r;
+    }
+    /* the others are optional: each missing one leaves its figure absent */
+    if (procfile_open(env->procfs_root, "net/snmp", &st->snmp) < 0)
+        st->snmp = NULL;
+    if (procfile_open(env->procfs_root, "net/sockstat", &st->sockstat) < 0)
+        st->sockstat = NULL;
+    if (st->nports) {
+        r = sockdiag_open(&st->sd);
+        if (r < 0) {
+            log_warn("sock_diag netlink unavailable (%s); counting P2P connections from "
+                     "/proc/net/tcp*, without latency",
+                     strerror(-r));
+            st->sd = NULL;
+        }
+        if (!st->sd) {
+            if (procfile_open(env->procfs_root, "net/tcp", &st->tcp4) < 0)
+                st->tcp4 = NULL;
+            if (procfile_open(env->procfs_root, "net/tcp6", &st->tcp6) < 0)
+                st->tcp6 = NULL;
+        }
+    }
+    st->first = true;
+    *ret_state = st;
+    return 0;
+oom:
+    network_fini(st);
+    return -ENOMEM;
+}
+
+static void collect_p2p(struct network_state *st, struct snapshot *snap)
+{
+    struct p2p_acc acc;
+    int r;
+
+    if (!st->nports) {
+        log_once_warn(&st->no_ports, "agent.p2p_ports is empty: p2p_connections and latency_ms "
+                                     "are null");
+        return;
+    }
+    if (st->sd) {
+        r = sockdiag_query(st->sd, st->ports, st->nports, &acc);
+        if (r == 0) {
+            log_once_clear(&st->diag_fail, "sock_diag works again");
+            snap->network.p2p_connections = (double)acc.connections;
+            if (acc.rtt_n)
+                snap->network.latency_ms = acc.rtt_sum_us / (double)acc.rtt_n / 1000.0;
+            return;
+        }
+        log_once_warn(&st->diag_fail, "sock_diag query failed: %s; P2P figures are null",
+                      strerror(-r));
+        return;
+    }
+    st->fallback_count = 0;
+    if (st->tcp4 && procfile_read(st->tcp4) >= 0 &&
+        pp_net_tcp(st->tcp4->buf, st->tcp4->len, on_tcp, st) >= 0) {
+        if (st->tcp6 && procfile_read(st->tcp6) >= 0)
+            pp_net_tcp(st->tcp6->buf, st->tcp6->len, on_tcp, st);
+        snap->network.p2p_connections = (double)st->fallback_count;
+        log_once_warn(&st->fallback, "P2P latency needs sock_diag; latency_ms is null");
+    }
+}
+
+static void collect_snmp(struct network_state *st, struct snapshot *snap)
+{
+    struct tcp_snmp cur;
+
+    if (!st->snmp || procfile_read(st->snmp) <= 0 ||
+        pp_net_snmp_tcp(st->snmp->buf, st->snmp->len, &cur) < 0) {
+        log_once_warn(&st->snmp_fail, "TCP counters unavailable (/proc/net/snmp missing or "
+                                      "malformed); packet_loss_percent is null");
+        st->have_snmp = false;
+        return;
+    }
+    log_once_clear(&st->snmp_fail, "TCP counters readable again");
+    snap->network.tcp_segments_sent_total = (double)cur.out_segs;
+    snap->network.tcp_segments_retransmitted_total = (double)cur.retrans_segs;
+    if (st->have_snmp) {
+        bool r1, r2;
+        uint64_t dout = counter_delta(st->snmp_prev.out_segs, cur.out_segs, &r1);
+        uint64_t dret = counter_delta(st->snmp_prev.retrans_segs, cur.retrans_segs, &r2);
+        /* nothing sent: no loss figure to give */
+        if (!r1 && !r2 && dout > 0)
+            snap->network.packet_loss_percent =
+                dret >= dout ? 100.0 : 100.0 * (double)dret / (double)dout;
+    }
+    st->snmp_prev = cur;
+    st->have_snmp = true;
+}
+
+static int network_collect(void *state, struct snapshot *snap, const struct coll_tick *tick)
+{
+    struct network_state *st = state;
+    uint64_t used;
+    long n;
+    int bad, ret = 0;
+
+    n = procfile_read(st->dev);
+    if (n < 0) {
+        log_once_warn(&st->dev_fail, "%s unreadable (%s); throughput is null", st->dev->path,
+                      strerror((int)-n));
+        ret = (int)n;
+    } else {
+        st->d_rx = st->d_tx = st->t_rx = st->t_tx = 0;
+        st->reset_seen = st->full = false;
+        st->hint = 0;
+        for (size_t i = 0; i < st->nifs; i++)
+            st->ifs[i].present = false;
+        bad = pp_net_dev(st->dev->buf, st->dev->len, on_iface, st);
+        for (size_t i = 0; i < st->nifs; i++)
+            if (!st->ifs[i].present)
+                st->ifs[i].seen = false;
+        if (bad > 0)
+            log_once_warn(&st->dev_fail, "%s: %d malformed lines skipped", st->dev->path, bad);
+        else
+            log_once_clear(&st->dev_fail, "%s well-formed again", st->dev->path);
+        if (st->full)
+            log_once_warn(&st->too_many, "more than %d interfaces; the rest are not counted",
+                          MAX_IFACES);
+        if (st->reset_seen)
+            log_once_warn(&st->reset, "an interface counter went backwards (interface "
+                                      "re-created?); counting it from zero");
+        snap->network.received_bytes_total = (double)st->t_rx;
+        snap->network.sent_bytes_total = (double)st->t_tx;
+        if (!st->first && tick->dt_sec > 0) {
+            snap->network.ingress_kbps = (double)st->d_rx / 1024.0 / tick->dt_sec;
+            snap->network.egress_kbps = (double)st->d_tx / 1024.0 / tick->dt_sec;
+        }
+    }
+
+    collect_snmp(st, snap);
+
+    if (st->sockstat && procfile_read(st->sockstat) > 0 &&
+        pp_sockstat_used(st->sockstat->buf, st->sockstat->len, &used) == 0) {
+        snap->network.open_sockets = (double)used;
+        log_once_clear(&st->sock_fail, "sockstat readable again");
+    } else {
+        log_once_warn(&st->sock_fail, "/proc/net/sockstat missing or malformed; open_sockets "
+                                      "is null");
+    }
+
+    collect_p2p(st, snap);
+    st->first = false;
+    return ret;
+}
+
+const struct collector_ops coll_network = {
+    .name = "network",
+    .init = network_init,
+    .collect = network_collect,
+    .fini = network_fini,
+};

@@ -1,0 +1,935 @@
+#define LOG_MODULE "config"
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "common/parse.h"
+
+enum key_type {
+    T_BOOL,
+    T_UINT,   /* unsigned; `width` bytes */
+    T_INT,    /* int64_t */
+    T_DOUBLE, /* double */
+    T_STR,    /* char *, never NULL once loaded */
+    T_STR_NULL,
+    T_LOGLEVEL,
+    T_PORTS,
+    T_STRLIST,
+    T_SECTION,
+    T_SECTION_OPT, /* seed's Option<Section>: null clears `present` */
+};
+
+struct key {
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    unsigned width;
+    double min, max;
+    const struct key *section;
+    size_t present_offset;
+};
+
+#define OFF(m) offsetof(struct config, m)
+#define K_BOOL(n, m)                                \
+    {                                               \
+        .name = n, .type = T_BOOL, .offset = OFF(m) \
+    }
+#define K_UINT(n, m, lo, hi)                                                                   \
+    {                                                                                          \
+        .name = n, .type = T_UINT, .offset = OFF(m), .width = sizeof(((struct config *)0)->m), \
+        .min = lo, .max = hi                                                                   \
+    }
+#define K_INT(n, m, lo, hi)                                              \
+    {                                                                    \
+        .name = n, .type = T_INT, .offset = OFF(m), .min = lo, .max = hi \
+    }
+#define K_DBL(n, m, lo, hi)                                                 \
+    {                                                                       \
+        .name = n, .type = T_DOUBLE, .offset = OFF(m), .min = lo, .max = hi \
+    }
+#define K_STR(n, m)                                \
+    {                                              \
+        .name = n, .type = T_STR, .offset = OFF(m) \
+    }
+#define K_STRN(n, m)                                    \
+    {                                                   \
+        .name = n, .type = T_STR_NULL, .offset = OFF(m) \
+    }
+#define K_TYPE(n, t, m)                        \
+    {                                          \
+        .name = n, .type = t, .offset = OFF(m) \
+    }
+#define K_SECT(n, keys)                               \
+    {                                                 \
+        .name = n, .type = T_SECTION, .section = keys \
+    }
+#define K_END        \
+    {                \
+        .name = NULL \
+    }
+
+static const struct key ai_keys[] = {
+    K_BOOL("enabled", monitoring.ai_optimization.enabled),
+    K_STR("model_path", monitoring.ai_optimization.model_path),
+    K_UINT("prediction_interval_ms", monitoring.ai_optimization.prediction_interval_ms, 1000,
+           86400000),
+    K_DBL("confidence_threshold", monitoring.ai_optimization.confidence_threshold, 0, 1),
+    K_END,
+};
+
+static const struct key quantum_keys[] = {
+    K_BOOL("enabled", monitoring.quantum_monitoring.enabled),
+    K_BOOL("simulation_metrics", monitoring.quantum_monitoring.simulation_metrics),
+    K_BOOL("security_level_monitoring", monitoring.quantum_monitoring.security_level_monitoring),
+    K_END,
+};
+
+static const struct key logging_keys[] = {
+    K_TYPE("level", T_LOGLEVEL, monitoring.logging.level),
+    K_STR("output_dir", monitoring.logging.output_dir),
+    K_BOOL("stdout", monitoring.logging.stdout_enabled),
+    K_END,
+};
+
+static const struct key monitoring_keys[] = {
+    K_BOOL("enabled", monitoring.enabled),
+    K_UINT("sampling_interval_ms", monitoring.sampling_interval_ms, 100, 3600000),
+    K_UINT("retention_period_days", monitoring.retention_period_days, 1, 36500),
+    K_SECT("ai_optimization", ai_keys),
+    K_SECT("quantum_monitoring", quantum_keys),
+    K_SECT("logging", logging_keys),
+    K_END,
+};
+
+static const struct key grafana_keys[] = {
+    K_STR("url", visualization.grafana.url),
+    K_STR("api_key", visualization.grafana.api_key),
+    K_STR("dashboard_id", visualization.grafana.dashboard_id),
+    K_END,
+};
+
+static const struct key visualization_keys[] = {
+    K_BOOL("dashboard_enabled", visualization.dashboard_enabled),
+    K_UINT("dashboard_port", visualization.dashboard_port, 0, 65535),
+    K_BOOL("prometheus_enabled", visualization.prometheus_enabled),
+    K_STR("prometheus_endpoint", visualization.prometheus_endpoint),
+    {.name = "grafana",
+     .type = T_SECTION_OPT,
+     .section = grafana_keys,
+     .present_offset = OFF(visualization.grafana_present)},
+    K_BOOL("quantum_visualization", visualization.quantum_visualization),
+    K_END,
+};
+
+static const struct key alerts_keys[] = {
+    K_BOOL("enabled", alerts.enabled),
+    K_STRN("email", alerts.email),
+    K_STRN("webhook_url", alerts.webhook_url),
+    K_UINT("min_severity", alerts.min_severity, 1, 5),
+    K_BOOL("quantum_alerts", alerts.quantum_alerts),
+    K_END,
+};
+
+static const struct key process_keys[] = {
+    K_INT("pid", agent.process.pid, 0, 4194304),
+    K_STRN("pidfile", agent.process.pidfile),
+    K_STRN("name", agent.process.name),
+    K_END,
+};
+
+static const struct key agent_keys[] = {
+    K_STRN("node_id", agent.node_id),
+    K_STRN("data_dir", agent.data_dir),
+    K_STR("listen_address", agent.listen_address),
+    K_STR("procfs_root", agent.procfs_root),
+    K_STR("sysfs_root", agent.sysfs_root),
+    K_SECT("process", process_keys),
+    K_TYPE("p2p_ports", T_PORTS, agent.p2p_ports),
+    K_STR("disk_path", agent.disk_path),
+    K_TYPE("net_exclude", T_STRLIST, agent.net_exclude),
+    K_UINT("history_size", agent.history_size, 1, 100000),
+    K_BOOL("console_summary", agent.console_summary),
+    K_END,
+};
+
+static const struct key root_keys[] = {
+    K_BOOL("enabled", enabled),
+    K_SECT("monitoring", monitoring_keys),
+    K_STR("models_path", models_path),
+    K_SECT("visualization", visualization_keys),
+    K_SECT("alerts", alerts_keys),
+    K_SECT("agent", agent_keys),
+    K_END,
+};
+
+/* ---- ownership walks driven by the schema ---- */
+
+static void free_strings(struct config *cfg, const struct key *keys)
+{
+    for (const struct key *k = keys; k->name; k++) {
+        char *base = (char *)cfg + k->offset;
+
+        switch (k->type) {
+        case T_STR:
+        case T_STR_NULL:
+            free(*(char **)base);
+            *(char **)base = NULL;
+            break;
+        case T_STRLIST: {
+            struct config_strlist *l = (struct config_strlist *)base;
+            for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+            free(l->v);
+            l->v = NULL;
+            l->n = 0;
+            break;
+        }
+        case T_SECTION:
+        case T_SECTION_OPT:
+            free_strings(cfg, k->section);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static int dup_strings(struct config *dst, const struct config *src, const struct key *keys)
+{
+    for (const struct key *k = keys; k->name; k++) {
+        char *d = (char *)dst + k->offset;
+        const char *s = (const char *)src + k->offset;
+
+        switch (k->type) {
+        case T_STR:
+        case T_STR_NULL:
+            *(char **)d = NULL;
+            if (*(char *const *)s && !(*(char **)d = strdup(*(char *const *)s)))
+                return -ENOMEM;
+            break;
+        case T_STRLIST: {
+            const struct config_strlist *sl = (const struct config_strlist *)s;
+            struct config_strlist *dl = (struct config_strlist *)d;
+            dl->v = NULL;
+            dl->n = 0;
+            if (sl->n == 0)
+                break;
+            dl->v = calloc(sl->n, sizeof(char *));
+            if (!dl->v)
+                return -ENOMEM;
+            for (size_t i = 0; i < sl->n; i++) {
+                if (!(dl->v[i] = strdup(sl->v[i])))
+                    return -ENOMEM;
+                dl->n++;
+            }
+            break;
+        }
+        case T_SECTION:
+        case T_SECTION_OPT: {
+            int r = dup_strings(dst, src, k->section);
+            if (r < 0)
+                return r;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+void config_done(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    free_strings(cfg, root_keys);
+}
+
+int config_copy(struct config *dst, const struct config *src)
+{
+    int r;
+
+    memcpy(dst, src, sizeof(*dst));
+    r = dup_strings(dst, src, root_keys);
+    if (r < 0) {
+        config_done(dst);
+        return r;
+    }
+    return 0;
+}
+
+static void set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = v ? strdup(v) : NULL;
+}
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->enabled = true;
+    cfg->monitoring.enabled = true;
+    cfg->monitoring.sampling_interval_ms = 5000;
+    cfg->monitoring.retention_period_days = 30;
+    cfg->monitoring.ai_optimization.enabled = true;
+    set_str(&cfg->monitoring.ai_optimization.model_path, "models/performance_predictor.onnx");
+    cfg->monitoring.ai_optimization.prediction_interval_ms = 60000;
+    cfg->monitoring.ai_optimization.confidence_threshold = 0.7;
+    cfg->monitoring.quantum_monitoring.enabled = true;
+    cfg->monitoring.quantum_monitoring.simulation_metrics = true;
+    cfg->monitoring.quantum_monitoring.security_level_monitoring = true;
+    cfg->monitoring.logging.level = LOG_INFO;
+    set_str(&cfg->monitoring.logging.output_dir, "/var/log/blockchain/performance");
+    cfg->monitoring.logging.stdout_enabled = true;
+    set_str(&cfg->models_path, "models");
+    cfg->visualization.dashboard_enabled = true;
+    cfg->visualization.dashboard_port = 8090;
+    cfg->visualization.prometheus_enabled = true;
+    set_str(&cfg->visualization.prometheus_endpoint, "http://localhost:9090");
+    cfg->visualization.grafana_present = true;
+    set_str(&cfg->visualization.grafana.url, "http://localhost:3000");
+    set_str(&cfg->visualization.grafana.api_key, "");
+    set_str(&cfg->visualization.grafana.dashboard_id, "blockchain-performance");
+    cfg->visualization.quantum_visualization = true;
+    cfg->alerts.enabled = true;
+    cfg->alerts.min_severity = 3;
+    cfg->alerts.quantum_alerts = true;
+    set_str(&cfg->agent.listen_address, "127.0.0.1");
+    set_str(&cfg->agent.procfs_root, "/proc");
+    set_str(&cfg->agent.sysfs_root, "/sys");
+    set_str(&cfg->agent.disk_path, "/");
+    cfg->agent.net_exclude.v = calloc(1, sizeof(char *));
+    if (cfg->agent.net_exclude.v && (cfg->agent.net_exclude.v[0] = strdup("lo")))
+        cfg->agent.net_exclude.n = 1;
+    cfg->agent.history_size = 720;
+    cfg->agent.console_summary = true;
+}
+
+/* ---- loading ---- */
+
+struct loader {
+    const char *name;
+    yaml_document_t *doc;
+    struct config *cfg;
+    struct strbuf *errs;
+    unsigned nerrs;
+    unsigned visited;
+};
+
+#define MAX_ERRORS 50
+#define MAX_NODES  100000
+
+static void __attribute__((format(printf, 3, 4)))
+report(struct loader *ld, const yaml_node_t *at, const char *fmt, ...)
+{
+    va_list ap;
+
+    ld->nerrs++;
+    if (ld->nerrs > MAX_ERRORS)
+        return;
+    if (at)
+        strbuf_printf(ld->errs, "%s:%zu:%zu: ", ld->name, at->start_mark.line + 1,
+                      at->start_mark.column + 1);
+    else
+        strbuf_printf(ld->errs, "%s: ", ld->name);
+    va_start(ap, fmt);
+    strbuf_vprintf(ld->errs, fmt, ap);
+    va_end(ap);
+    strbuf_putc(ld->errs, '\n');
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_SCALAR_NODE:
+        return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? "a plain value" : "a string";
+    default:
+        return "nothing";
+    }
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+    const char *v;
+
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    v = (const char *)n->data.scalar.value;
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+/* Edit distance, for "did you mean" hints; short strings only. */
+static unsigned distance(const char *a, const char *b)
+{
+    unsigned d[64 + 1];
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la > 64 || lb > 64)
+        return UINT_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        d[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        unsigned prev = d[0];
+        d[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned cur = d[j];
+            unsigned best = prev + (a[i - 1] != b[j - 1]);
+            if (d[j] + 1 < best)
+                best = d[j] + 1;
+            if (d[j - 1] + 1 < best)
+                best = d[j - 1] + 1;
+            d[j] = best;
+            prev = cur;
+        }
+    }
+    return d[lb];
+}
+
+static const char *suggest(const struct key *keys, const char *name)
+{
+    const char *best = NULL;
+    unsigned bd = 4;
+
+    for (const struct key *k = keys; k->name; k++) {
+        unsigned dd = distance(k->name, name);
+        if (dd < bd || (strstr(k->name, name) && strlen(name) >= 4 && dd < 12)) {
+            bd = dd < bd ? dd : bd;
+            best = k->name;
+        }
+    }
+    return best;
+}
+
+static bool parse_yaml_bool(const char *s, bool *ret)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
+                                      "YES",  "on",   "On",   "ON"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No",
+                                     "NO",    "off",   "Off",   "OFF"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (!strcmp(s, yes[i])) {
+            *ret = true;
+            return true;
+        }
+        if (!strcmp(s, no[i])) {
+            *ret = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void load_section(struct loader *ld, const yaml_node_t *map, const struct key *keys,
+                         const char *path);
+
+static void store_uint(char *slot, unsigned width, uint64_t v)
+{
+    switch (width) {
+    case 1:
+        *(uint8_t *)slot = (uint8_t)v;
+        break;
+    case 2:
+        *(uint16_t *)slot = (uint16_t)v;
+        break;
+    case 4:
+        *(uint32_t *)slot = (uint32_t)v;
+        break;
+    default:
+        *(uint64_t *)slot = v;
+        break;
+    }
+}
+
+static char *checked_string(struct loader *ld, const yaml_node_t *n, const char *path)
+{
+    size_t len = n->data.scalar.length;
+    const char *v = (const char *)n->data.scalar.value;
+    char *s;
+
+    if (len > CONFIG_MAX_STRING) {
+        report(ld, n, "'%s' is longer than %d bytes", path, CONFIG_MAX_STRING);
+        return NULL;
+    }
+    if (memchr(v, '\0', len)) {
+        report(ld, n, "'%s' contains a NUL byte", path);
+        return NULL;
+    }
+    s = strndup(v, len);
+    if (!s)
+        report(ld, n, "out of memory");
+    return s;
+}
+
+static void load_value(struct loader *ld, const yaml_node_t *n, const struct key *k,
+                       const char *path)
+{
+    char *slot = (char *)ld->cfg + k->offset;
+    const char *v = n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "";
+
+    switch (k->type) {
+    case T_BOOL: {
+        bool b;
+        if (!is_plain(n) || !parse_yaml_bool(v, &b)) {
+            report(ld, n, "'%s' must be true or false, got %s%s%s%s", path, node_kind(n),
+                   n->type == YAML_SCALAR_NODE ? " '" : "", n->type == YAML_SCALAR_NODE ? v : "",
+                   n->type == YAML_SCALAR_NODE ? "'" : "");
+            return;
+        }
+        *(bool *)slot = b;
+        return;
+    }
+    case T_UINT:
+    case T_INT: {
+        int64_t iv;
+        if (!is_plain(n) || parse_i64(v, &iv) < 0) {
+            report(ld, n, "'%s' must be an integer between %.0f and %.0f, got %s%s%s%s", path,
+                   k->min, k->max, node_kind(n), n->type == YAML_SCALAR_NODE ? " '" : "",
+                   n->type == YAML_SCALAR_NODE ? v : "", n->type == YAML_SCALAR_NODE ? "'" : "");
+            return;
+        }
+        if ((double)iv < k->min || (double)iv > k->max) {
+            report(ld, n, "'%s' must be between %.0f and %.0f, got %s", path, k->min, k->max, v);
+            return;
+        }
+        if (k->type == T_INT)
+            *(int64_t *)slot = iv;
+        else
+            store_uint(slot, k->width, (uint64_t)iv);
+        return;
+    }
+    case T_DOUBLE: {
+        double d;
+        if (!is_plain(n) || parse_double(v, &d) < 0) {
+            report(ld, n, "'%s' must be a number between %g and %g, got %s%s%s%s", path, k->min,
+                   k->max, node_kind(n), n->type == YAML_SCALAR_NODE ? " '" : "",
+                   n->type == YAML_SCALAR_NODE ? v : "", n->type == YAML_SCALAR_NODE ? "'" : "");
+            return;
+        }
+        if (d < k->min || d > k->max) {
+            report(ld, n, "'%s' must be between %g and %g, got %s", path, k->min, k->max, v);
+            return;
+        }
+        *(double *)slot = d;
+        return;
+    }
+    case T_STR:
+    case T_STR_NULL: {
+        char *s;
+        if (k->type == T_STR_NULL && is_null(n)) {
+            free(*(char **)slot);
+            *(char **)slot = NULL;
+            return;
+        }
+        if (n->type != YAML_SCALAR_NODE ||
+            (k->type == T_STR && is_null(n) && is_plain(n) && n->data.scalar.length > 0)) {
+            report(ld, n, "'%s' must be a string, got %s", path,
+                   n->type == YAML_SCALAR_NODE ? "null" : node_kind(n));
+            return;
+        }
+        s = checked_string(ld, n, path);
+        if (!s)
+            return;
+        free(*(char **)slot);
+        *(char **)slot = s;
+        return;
+    }
+    case T_LOGLEVEL: {
+        enum log_level lv;
+        if (n->type != YAML_SCALAR_NODE || log_level_from_string(v, &lv) < 0) {
+            report(ld, n, "'%s' must be one of error, warn, info, debug, trace; got %s%s%s%s", path,
+                   node_kind(n), n->type == YAML_SCALAR_NODE ? " '" : "",
+                   n->type == YAML_SCALAR_NODE ? v : "", n->type == YAML_SCALAR_NODE ? "'" : "");
+            return;
+        }
+        *(enum log_level *)slot = lv;
+        return;
+    }
+    case T_PORTS: {
+        struct config_ports *p = (struct config_ports *)slot;
+        struct config_ports np = {.n = 0};
+        if (is_null(n)) {
+            p->n = 0;
+            return;
+        }
+        if (n->type != YAML_SEQUENCE_NODE) {
+            report(ld, n, "'%s' must be a list of port numbers, got %s", path, node_kind(n));
+            return;
+        }
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
+            const yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+            int64_t port;
+            if (!e)
+                continue;
+            if (np.n >= CONFIG_MAX_LIST) {
+                report(ld, e, "'%s' has more than %d entries", path, CONFIG_MAX_LIST);
+                return;
+            }
+            if (!is_plain(e) || parse_i64((const char *)e->data.scalar.value, &port) < 0 ||
+                port < 1 || port > 65535) {
+                report(ld, e, "'%s' entries must be port numbers between 1 and 65535, got %s%s%s%s",
+                       path, node_kind(e), e->type == YAML_SCALAR_NODE ? " '" : "",
+                       e->type == YAML_SCALAR_NODE ? (const char *)e->data.scalar.value : "",
+                       e->type == YAML_SCALAR_NODE ? "'" : "");
+                return;
+            }
+            np.v[np.n++] = (uint16_t)port;
+        }
+        *p = np;
+        return;
+    }
+    case T_STRLIST: {
+        struct config_strlist *l = (struct config_strlist *)slot;
+        struct config_strlist nl = {0};
+        size_t cnt;
+        if (is_null(n)) {
+            free_strings(ld->cfg, (const struct key[]){*k, K_END});
+            return;
+        }
+        if (n->type != YAML_SEQUENCE_NODE) {
+            report(ld, n, "'%s' must be a list of strings, got %s", path, node_kind(n));
+            return;
+        }
+        cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (cnt > CONFIG_MAX_LIST) {
+            report(ld, n, "'%s' has more than %d entries", path, CONFIG_MAX_LIST);
+            return;
+        }
+        nl.v = calloc(cnt ? cnt : 1, sizeof(char *));
+        if (!nl.v) {
+            report(ld, n, "out of memory");
+            return;
+        }
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
+            const yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+            char *s;
+            if (!e || e->type != YAML_SCALAR_NODE || is_null(e)) {
+                report(ld, e ? e : n, "'%s' entries must be strings", path);
+                goto fail_list;
+            }
+            s = checked_string(ld, e, path);
+            if (!s)
+                goto fail_list;
+            nl.v[nl.n++] = s;
+        }
+        free_strings(ld->cfg, (const struct key[]){*k, K_END});
+        *l = nl;
+        return;
+    fail_list:
+        for (size_t i = 0; i < nl.n; i++)
+            free(nl.v[i]);
+        free(nl.v);
+        return;
+    }
+    case T_SECTION:
+        if (is_null(n))
+            return; /* an empty section keeps its defaults */
+        load_section(ld, n, k->section, path);
+        return;
+    case T_SECTION_OPT:
+        if (is_null(n)) {
+            *(bool *)((char *)ld->cfg + k->present_offset) = false;
+            return;
+        }
+        *(bool *)((char *)ld->cfg + k->present_offset) = true;
+        load_section(ld, n, k->section, path);
+        return;
+    }
+}
+
+static void load_section(struct loader *ld, const yaml_node_t *map, const struct key *keys,
+                         const char *path)
+{
+    const yaml_node_pair_t *seen_start;
+
+    if (map->type != YAML_MAPPING_NODE) {
+        report(ld, map, "'%s' must be a mapping of keys, got %s", *path ? path : "the document",
+               node_kind(map));
+        return;
+    }
+    seen_start = map->data.mapping.pairs.start;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const yaml_node_t *kn = yaml_document_get_node(ld->doc, p->key);
+        const yaml_node_t *vn = yaml_document_get_node(ld->doc, p->value);
+        const struct key *k;
+        const char *name;
+        char sub[256];
+        bool dup = false;
+
+        if (++ld->visited > MAX_NODES) {
+            report(ld, kn, "document too large or too deeply aliased");
+            return;
+        }
+        if (!kn || !vn)
+            continue;
+        if (kn->type != YAML_SCALAR_NODE) {
+            report(ld, kn, "keys must be plain names, got %s", node_kind(kn));
+            continue;
+        }
+        name = (const char *)kn->data.scalar.value;
+        for (const yaml_node_pair_t *q = seen_start; q < p; q++) {
+            const yaml_node_t *qk = yaml_document_get_node(ld->doc, q->key);
+            if (qk && qk->type == YAML_SCALAR_NODE &&
+                !strcmp((const char *)qk->data.scalar.value, name))
+                dup = true;
+        }
+        if (dup) {
+            report(ld, kn, "duplicate key '%s%s%s'", path, *path ? "." : "", name);
+            continue;
+        }
+        for (k = keys; k->name; k++)
+            if (!strcmp(k->name, name))
+                break;
+        if (!k->name) {
+            const char *hint = suggest(keys, name);
+            char shown[80];
+            snprintf(shown, sizeof(shown), "%.64s%s", name, strlen(name) > 64 ? "..." : "");
+            if (hint)
+                report(ld, kn, "unknown key '%s' in %s%s%s (did you mean '%s'?)", shown,
+                       *path ? "'" : "", *path ? path : "the top level", *path ? "'" : "", hint);
+            else
+                report(ld, kn, "unknown key '%s' in %s%s%s", shown, *path ? "'" : "",
+                       *path ? path : "the top level", *path ? "'" : "");
+            continue;
+        }
+        snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k->name);
+        load_value(ld, vn, k, sub);
+    }
+}
+
+static void check_semantics(struct loader *ld, const yaml_node_t *root)
+{
+    const struct config *c = ld->cfg;
+    int nproc = (c->agent.process.pid > 0) + (c->agent.process.pidfile != NULL) +
+                (c->agent.process.name != NULL);
+
+    if (nproc > 1)
+        report(ld, root, "'agent.process': set only one of pid, pidfile and name");
+    if (c->agent.process.name && !*c->agent.process.name)
+        report(ld, root, "'agent.process.name' must not be empty");
+    if (c->agent.procfs_root && !*c->agent.procfs_root)
+        report(ld, root, "'agent.procfs_root' must not be empty");
+    if (c->agent.sysfs_root && !*c->agent.sysfs_root)
+        report(ld, root, "'agent.sysfs_root' must not be empty");
+    if (c->agent.disk_path && !*c->agent.disk_path)
+        report(ld, root, "'agent.disk_path' must not be empty");
+    if (c->agent.node_id && (!*c->agent.node_id || strlen(c->agent.node_id) > 128))
+        report(ld, root, "'agent.node_id' must be 1 to 128 characters");
+}
+
+int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len,
+                       struct strbuf *errs)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    struct loader ld = {.name = name, .doc = &doc, .cfg = cfg, .errs = errs};
+    yaml_node_t *root;
+    int r = 0;
+
+    if (len > CONFIG_MAX_FILE_SIZE) {
+        strbuf_printf(errs, "%s: larger than %zu bytes\n", name, CONFIG_MAX_FILE_SIZE);
+        return -EFBIG;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        strbuf_printf(errs, "%s: out of memory\n", name);
+        return -ENOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        strbuf_printf(errs, "%s:%zu:%zu: %s%s%s\n", name, parser.problem_mark.line + 1,
+                      parser.problem_mark.column + 1, parser.problem ? parser.problem : "bad YAML",
+                      parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return -EINVAL;
+    }
+    root = yaml_document_get_root_node(&doc);
+    if (root && !(is_null(root)))
+        load_section(&ld, root, root_keys, "");
+    if (ld.nerrs == 0)
+        check_semantics(&ld, root);
+    yaml_document_delete(&doc);
+
+    if (ld.nerrs == 0) {
+        /* a second document in the same file is a mistake, not something to ignore */
+        yaml_document_t doc2;
+        if (!yaml_parser_load(&parser, &doc2)) {
+            strbuf_printf(errs, "%s:%zu:%zu: %s\n", name, parser.problem_mark.line + 1,
+                          parser.problem_mark.column + 1,
+                          parser.problem ? parser.problem : "bad YAML");
+            ld.nerrs++;
+        } else {
+            yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+            if (r2) {
+                strbuf_printf(errs, "%s:%zu:%zu: only one YAML document is allowed\n", name,
+                              r2->start_mark.line + 1, r2->start_mark.column + 1);
+                ld.nerrs++;
+            }
+            yaml_document_delete(&doc2);
+        }
+    }
+    yaml_parser_delete(&parser);
+    if (ld.nerrs > MAX_ERRORS)
+        strbuf_printf(errs, "%s: %u more errors not shown\n", name, ld.nerrs - MAX_ERRORS);
+    if (ld.nerrs)
+        r = -EINVAL;
+    return r;
+}
+
+int config_load_file(struct config *cfg, const char *path, struct strbuf *errs)
+{
+    struct stat st;
+    char *buf;
+    size_t len = 0;
+    int fd, r;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        r = -errno;
+        strbuf_printf(errs, "%s: cannot open: %s\n", path, strerror(-r));
+        return r;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        strbuf_printf(errs, "%s: not a regular file\n", path);
+        close(fd);
+        return -EINVAL;
+    }
+    if ((size_t)st.st_size > CONFIG_MAX_FILE_SIZE) {
+        strbuf_printf(errs, "%s: larger than %zu bytes\n", path, CONFIG_MAX_FILE_SIZE);
+        close(fd);
+        return -EFBIG;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    r = config_load_buffer(cfg, path, buf, len, errs);
+    free(buf);
+    return r;
+}
+
+/* ---- resolution on this host ---- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[4096];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    memcpy(tmp, path, len + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static bool dir_writable(const char *path)
+{
+    struct stat st;
+
+    return mkdir_p(path, 0750) == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+           access(path, W_OK | X_OK) == 0;
+}
+
+int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs)
+{
+    char buf[4096];
+
+    if (!cfg->agent.node_id) {
+        char host[256] = "";
+        if (gethostname(host, sizeof(host) - 1) < 0 || !*host)
+            snprintf(host, sizeof(host), "localhost");
+        cfg->agent.node_id = strdup(host);
+        if (!cfg->agent.node_id)
+            return -ENOMEM;
+    }
+    if (!cfg->agent.data_dir) {
+        const char *home = getenv("HOME");
+        const char *xdg = getenv("XDG_STATE_HOME");
+        if (geteuid() == 0 || (!home && !xdg))
+            snprintf(buf, sizeof(buf), "/var/lib/arthamon");
+        else if (xdg && *xdg == '/')
+            snprintf(buf, sizeof(buf), "%s/arthamon", xdg);
+        else
+            snprintf(buf, sizeof(buf), "%s/.local/state/arthamon", home);
+        cfg->agent.data_dir = strdup(buf);
+        if (!cfg->agent.data_dir)
+            return -ENOMEM;
+    }
+    if (!make_dirs)
+        return 0;
+    if (!dir_writable(cfg->agent.data_dir)) {
+        strbuf_printf(errs, "agent.data_dir '%s' cannot be created or written: %s\n",
+                      cfg->agent.data_dir, strerror(errno));
+        return -EACCES;
+    }
+    if (!dir_writable(cfg->monitoring.logging.output_dir)) {
+        snprintf(buf, sizeof(buf), "%s/log", cfg->agent.data_dir);
+        log_warn("logging.output_dir '%s' is not writable; writing logs to '%s' instead",
+                 cfg->monitoring.logging.output_dir, buf);
+        if (!dir_writable(buf)) {
+            strbuf_printf(errs, "log directory '%s' cannot be created or written\n", buf);
+            return -EACCES;
+        }
+        set_str(&cfg->monitoring.logging.output_dir, buf);
+        if (!cfg->monitoring.logging.output_dir)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+void config_apply_logging(const struct config *cfg)
+{
+    char path[4096];
+    int r;
+
+    log_set_level(cfg->monitoring.logging.level);
+    log_set_stdout(cfg->monitoring.logging.stdout_enabled);
+    if (snprintf(path, sizeof(path), "%s/arthamon.log", cfg->monitoring.logging.output_dir) >=
+        (int)sizeof(path)) {
+        log_warn("log file path too long; logging to stdout only");
+        return;
+    }
+    r = log_set_file(path);
+    if (r < 0)
+        log_warn("cannot open log file %s: %s", path, strerror(-r));
+}

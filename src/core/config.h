@@ -1,0 +1,131 @@
+/*
+ * Configuration: the seed's PerformanceMonitoringConfig, key for key, plus the
+ * `agent:` section for what a daemon needs beyond it.
+ *
+ * config_defaults() fills the seed's defaults; config_load_*() overlays a YAML
+ * document on them, checking every key against a schema table: an unknown key,
+ * a wrong type or an out-of-range value is reported as "FILE:LINE:COL: message"
+ * (one line each, all of them) and the load fails. config_resolve() then turns
+ * the parsed values into usable ones on this host (hostname as node_id, data and
+ * log directories that exist and are writable) and logs each fallback it takes.
+ *
+ * A struct config owns all its strings; config_done() releases them and accepts
+ * a zeroed or half-built config. Not thread-safe: the monitor swaps whole
+ * configs on reload.
+ */
+#ifndef AM_CORE_CONFIG_H
+#define AM_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/strbuf.h"
+#include "log.h"
+
+#define CONFIG_MAX_FILE_SIZE ((size_t)1 << 20)
+#define CONFIG_MAX_STRING    4096
+#define CONFIG_MAX_LIST      64
+
+struct config_strlist {
+    char **v;
+    size_t n;
+};
+
+struct config_ports {
+    uint16_t v[CONFIG_MAX_LIST];
+    size_t n;
+};
+
+struct config {
+    bool enabled;
+    struct {
+        bool enabled;
+        uint64_t sampling_interval_ms;
+        uint32_t retention_period_days;
+        struct {
+            bool enabled;
+            char *model_path;
+            uint64_t prediction_interval_ms;
+            double confidence_threshold;
+        } ai_optimization;
+        struct {
+            bool enabled;
+            bool simulation_metrics;
+            bool security_level_monitoring;
+        } quantum_monitoring;
+        struct {
+            enum log_level level;
+            char *output_dir;
+            bool stdout_enabled; /* key "stdout" */
+        } logging;
+    } monitoring;
+    char *models_path;
+    struct {
+        bool dashboard_enabled;
+        uint16_t dashboard_port; /* 0: any free port */
+        bool prometheus_enabled;
+        char *prometheus_endpoint;
+        bool grafana_present; /* the seed's Option<GrafanaConfig> */
+        struct {
+            char *url;
+            char *api_key;
+            char *dashboard_id;
+        } grafana;
+        bool quantum_visualization;
+    } visualization;
+    struct {
+        bool enabled;
+        char *email;       /* NULL: none */
+        char *webhook_url; /* NULL: none */
+        uint8_t min_severity;
+        bool quantum_alerts;
+    } alerts;
+    struct {
+        char *node_id;  /* NULL: hostname */
+        char *data_dir; /* NULL: /var/lib/arthamon as root, else ~/.local/state/arthamon */
+        char *listen_address;
+        char *procfs_root;
+        char *sysfs_root;
+        struct {
+            int64_t pid; /* 0: none */
+            char *pidfile;
+            char *name;
+        } process;
+        struct config_ports p2p_ports;
+        char *disk_path;
+        struct config_strlist net_exclude;
+        uint32_t history_size;
+        bool console_summary;
+    } agent;
+};
+
+void config_defaults(struct config *cfg);
+void config_done(struct config *cfg);
+
+/*
+ * Overlays the YAML in buf (name is used in messages) on cfg, which must hold
+ * defaults or a previous load. On failure returns -EINVAL and appends one line
+ * per problem to errs; cfg may then be partly updated and should be discarded.
+ */
+int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len,
+                       struct strbuf *errs);
+/* As config_load_buffer() for a file; -errno (with a line in errs) if it cannot be read. */
+int config_load_file(struct config *cfg, const char *path, struct strbuf *errs);
+
+/*
+ * Fills what depends on the host: node_id (hostname) and data_dir (defaults),
+ * and with make_dirs also creates data_dir and makes sure logging.output_dir is
+ * writable (falling back to <data_dir>/log, logged). Returns 0, or -errno with a
+ * line in errs if data_dir is unusable.
+ */
+int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs);
+
+/* Deep copy; -ENOMEM. */
+int config_copy(struct config *dst, const struct config *src);
+
+/* Applies monitoring.logging: level, stdout, and the file <output_dir>/arthamon.log
+ * (a file that cannot be opened is logged and skipped). */
+void config_apply_logging(const struct config *cfg);
+
+#endif

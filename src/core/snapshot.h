@@ -1,0 +1,246 @@
+/*
+ * The snapshot model: one struct per structure of the seed, with the seed's
+ * field names and units, plus the raw counters a Prometheus exporter needs
+ * (documented as extensions in docs/metrics.md).
+ *
+ * Every numeric field is a double; NaN means "absent" (the seed's Option::None,
+ * or a figure this host cannot give) and is written as JSON null and skipped
+ * by the flattening. Variable-length parts (per-core usage, maps, the model
+ * list) live in the snapshot's arena and die with it.
+ *
+ * A snapshot is built by the sampler thread, then published and never written
+ * again: any thread may read a published snapshot it holds a reference to.
+ * snapshot_ref()/snapshot_unref() are atomic; the last unref frees it.
+ */
+#ifndef AM_CORE_SNAPSHOT_H
+#define AM_CORE_SNAPSHOT_H
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/strbuf.h"
+
+#define ABSENT    NAN
+#define IS_SET(x) (!isnan(x))
+
+struct kv_num {
+    const char *key; /* arena-owned */
+    double value;
+};
+
+struct kv_map {
+    struct kv_num *v;
+    size_t n;
+};
+
+struct cpu_metrics {
+    double usage_percent;
+    double *core_usage; /* indexed by CPU number; NaN for an offline or unmeasured core */
+    uint32_t n_cores;
+    double temperature; /* Celsius */
+    double frequency_mhz;
+    double process_usage; /* percent of one core, like top and pidstat */
+    /* extensions */
+    double online_cores;
+    double seconds_total[8]; /* user nice system idle iowait irq softirq steal, all cores */
+    double process_seconds_total;
+};
+
+struct gc_metrics {
+    double collections_total;
+    double collections_per_sec;
+    double avg_pause_ms;
+    double max_pause_ms;
+};
+
+struct memory_metrics {
+    double physical_used_mb;
+    double physical_total_mb;
+    double virtual_used_mb;
+    double swap_used_mb;
+    bool gc_present;
+    struct gc_metrics gc_metrics;
+    const char **leak_indicators; /* arena-owned sentences */
+    size_t n_leak_indicators;
+    /* extensions */
+    double available_mb;
+    double swap_total_mb;
+    double process_rss_mb;
+    double process_virtual_mb;
+};
+
+struct disk_metrics {
+    double read_ops_per_sec;
+    double write_ops_per_sec;
+    double read_mbps;
+    double write_mbps;
+    double usage_percent;
+    double available_gb;
+    /* extensions */
+    double reads_total;
+    double writes_total;
+    double read_bytes_total;
+    double written_bytes_total;
+    double total_gb;
+    double devices; /* real block devices summed */
+};
+
+struct network_metrics {
+    double ingress_kbps;
+    double egress_kbps;
+    double packet_loss_percent;
+    double latency_ms;
+    double p2p_connections;
+    double open_sockets;
+    /* extensions */
+    double received_bytes_total;
+    double sent_bytes_total;
+    double tcp_segments_sent_total;
+    double tcp_segments_retransmitted_total;
+};
+
+struct gpu_metrics {
+    double usage_percent;
+    double memory_used_mb;
+    double memory_total_mb;
+    double temperature;
+    double tensor_core_util;
+    double core_util;
+    double quantum_sim_usage;
+};
+
+struct consensus_metrics {
+    const char *algorithm; /* NULL: not reported */
+    double time_to_finality_sec;
+    double messages_per_sec;
+    double participation_percent;
+    double quantum_resistant_overhead;
+};
+
+struct contract_metrics {
+    double contracts_per_sec;
+    double avg_execution_ms;
+    double avg_gas_used;
+    struct kv_map function_calls;
+    double wasm_load_ms;
+};
+
+struct node_metrics {
+    double transactions_per_sec;
+    double avg_tx_validation_ms;
+    double blocks_per_min;
+    double avg_block_size_kb;
+    double mempool_size;
+    struct consensus_metrics consensus_metrics;
+    struct contract_metrics contract_metrics;
+};
+
+struct model_inference_metrics {
+    const char *model_name;
+    const char *model_type;
+    double avg_inference_ms;
+    double p95_inference_ms;
+    double p99_inference_ms;
+    double throughput_per_sec;
+    double accelerator_util_percent;
+    struct kv_map layer_latencies;
+    const char *quantization_info; /* NULL: none */
+    bool quantum_accelerated;
+};
+
+struct quantum_simulation_metrics {
+    double qubits;
+    double circuit_depth;
+    double gate_ops_per_sec;
+    double wall_time_ms;
+};
+
+struct quantum_metrics {
+    double qrng_throughput;
+    double pq_crypto_overhead;
+    double merkle_ops_per_sec;
+    double security_level_bits;
+    bool simulation_present;
+    struct quantum_simulation_metrics simulation_metrics;
+};
+
+struct arena_chunk;
+
+struct snapshot {
+    _Atomic int refs;
+    const char *node_id;
+    uint64_t timestamp;    /* epoch seconds, as the seed */
+    uint64_t timestamp_ms; /* epoch milliseconds (extension) */
+    double interval_sec;   /* the window the rates cover */
+    struct cpu_metrics cpu;
+    bool gpu_present;
+    struct gpu_metrics gpu;
+    struct memory_metrics memory;
+    struct network_metrics network;
+    struct disk_metrics disk;
+    struct model_inference_metrics *model_inference;
+    size_t n_model_inference;
+    struct node_metrics node;
+    bool quantum_present;
+    struct quantum_metrics quantum;
+    struct kv_map neural_predictions;
+    struct arena_chunk *arena;
+};
+
+/* A new snapshot with every figure absent and one reference; NULL on out of memory. */
+struct snapshot *snapshot_new(void);
+struct snapshot *snapshot_ref(struct snapshot *s);
+/* Drops a reference; frees at zero. Accepts NULL. */
+void snapshot_unref(struct snapshot *s);
+
+/* Arena allocation, zeroed; lives as long as the snapshot. NULL on out of memory. */
+void *snapshot_alloc(struct snapshot *s, size_t size);
+char *snapshot_strdup(struct snapshot *s, const char *str);
+/* Adds key=value to a map (key copied into the arena). -ENOMEM. */
+int snapshot_map_add(struct snapshot *s, struct kv_map *m, size_t cap_hint, const char *key,
+                     double value);
+
+/* The seed's JSON, with nulls for absent figures. */
+int snapshot_to_json(const struct snapshot *s, struct strbuf *out);
+
+/* ---- flattening into numeric series ---- */
+
+enum series_kind {
+    SERIES_GAUGE,
+    SERIES_COUNTER,
+};
+
+struct series_desc {
+    const char *name; /* dotted JSON path: "cpu.usage_percent" */
+    const char *unit; /* "percent", "MB", "ops/s", ... */
+    enum series_kind kind;
+    int decimals; /* precision the collectors round to */
+    const char *help;
+};
+
+struct series_label {
+    const char *key;
+    const char *value;
+};
+
+typedef void (*series_visit_fn)(void *ctx, const struct series_desc *desc,
+                                const struct series_label *labels, size_t n_labels, double value);
+
+/* Calls fn once per present numeric figure of s, in a stable order. */
+void snapshot_flatten(const struct snapshot *s, series_visit_fn fn, void *ctx);
+
+/* The table behind snapshot_flatten(): every series a snapshot can hold. */
+extern const struct series_desc series_table[];
+extern const size_t series_table_len;
+
+/* Rounds every figure of s to the precision its series_desc documents (the
+ * sampler calls it once per tick, before publishing). */
+void snapshot_round(struct snapshot *s);
+
+/* Rounds v to `decimals` decimal places (NaN stays NaN). */
+double round_to(double v, int decimals);
+
+#endif
