@@ -13,7 +13,7 @@ int parse_u64(const char *s, uint64_t *ret_v)
     uint64_t v;
     int r;
 
-    if (!s || !*s)
+    if (!s || !*s || *s == ' ' || *s == '\t')
         return -EINVAL;
     end = s + strlen(s);
     r = scan_u64(&p, end, &v);
@@ -32,7 +32,7 @@ int parse_i64(const char *s, int64_t *ret_v)
     int64_t v;
     int r;
 
-    if (!s || !*s)
+    if (!s || !*s || *s == ' ' || *s == '\t')
         return -EINVAL;
     end = s + strlen(s);
     r = scan_i64(&p, end, &v);
