@@ -46,7 +46,8 @@ struct network_state {
 
     uint64_t fallback_count; /* /proc/net/tcp accumulation */
 
-    struct log_once dev_fail, snmp_fail, sock_fail, reset, no_ports, diag_fail, fallback, too_many;
+    struct log_once dev_fail, snmp_fail, snmp_back, sock_fail, reset, no_ports, diag_fail, fallback,
+        too_many;
 };
 
 static bool is_excluded(const struct network_state *st, const char *name)
@@ -252,10 +253,16 @@ static void collect_snmp(struct network_state *st, struct snapshot *snap)
         bool r1, r2;
         uint64_t dout = counter_delta(st->snmp_prev.out_segs, cur.out_segs, &r1);
         uint64_t dret = counter_delta(st->snmp_prev.retrans_segs, cur.retrans_segs, &r2);
-        /* nothing sent: no loss figure to give */
-        if (!r1 && !r2 && dout > 0)
+        if (r1 || r2) {
+            /* the two counters are not from the same epoch: no ratio to give */
+            log_once_warn(&st->snmp_back, "TCP segment counters went backwards; "
+                                          "packet_loss_percent is null for this tick");
+        } else if (dout > 0) {
+            /* nothing sent: no loss figure to give */
+            log_once_clear(&st->snmp_back, "TCP segment counters consistent again");
             snap->network.packet_loss_percent =
                 dret >= dout ? 100.0 : 100.0 * (double)dret / (double)dout;
+        }
     }
     st->snmp_prev = cur;
     st->have_snmp = true;

@@ -40,7 +40,7 @@ struct process_state {
     bool have_prev;
     uint64_t next_resolve_ns;
 
-    struct log_once not_found, bad_stat;
+    struct log_once not_found, bad_stat, went_back;
 };
 
 static int read_pidfile(const char *path, int64_t *ret_pid)
@@ -278,9 +278,18 @@ static int process_collect(void *state, struct snapshot *snap, const struct coll
     snap->cpu.process_seconds_total = (double)(ps.utime + ps.stime) / USER_HZ;
     snap->memory.process_rss_mb = (double)ps.rss * (double)st->page_size / 1048576.0;
     snap->memory.process_virtual_mb = (double)ps.vsize / 1048576.0;
-    if (st->have_prev && tick->dt_sec > 0 && ps.utime + ps.stime >= st->prev_ticks)
-        snap->cpu.process_usage =
-            100.0 * (double)(ps.utime + ps.stime - st->prev_ticks) / USER_HZ / tick->dt_sec;
+    if (st->have_prev && tick->dt_sec > 0) {
+        if (ps.utime + ps.stime >= st->prev_ticks) {
+            snap->cpu.process_usage =
+                100.0 * (double)(ps.utime + ps.stime - st->prev_ticks) / USER_HZ / tick->dt_sec;
+            log_once_clear(&st->went_back, "process CPU time consistent again");
+        } else {
+            log_once_warn(&st->went_back,
+                          "CPU time of process %lld went backwards; "
+                          "process_usage is null for this tick",
+                          (long long)st->pid);
+        }
+    }
     st->prev_ticks = ps.utime + ps.stime;
     st->have_prev = true;
     return 0;
