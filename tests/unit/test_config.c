@@ -206,8 +206,7 @@ static void errors_name_the_place(void **state)
     expect_error("monitoring: 5\n", "'monitoring' must be a mapping");
     expect_error("- a\n- b\n", "'the document' must be a mapping");
     expect_error("enabled: true\nenabled: false\n", "t.yaml:2:1: duplicate key 'enabled'");
-    expect_error("agent: {process: {pid: 5, name: x}}\n",
-                 "set only one of pid, pidfile and name");
+    expect_error("agent: {process: {pid: 5, name: x}}\n", "set only one of pid, pidfile and name");
     expect_error("enabled: true\n---\nenabled: false\n", "only one YAML document");
     expect_error("monitoring: {a: [\n", "t.yaml:2:1:");
     expect_error("enabled: [unclosed\n", "t.yaml:");
@@ -233,8 +232,7 @@ static void alias_bomb_is_bounded(void **state)
     strbuf_init(&y, 0);
     strbuf_puts(&y, "a0: &a0 {k: v}\n");
     for (int i = 1; i < 30; i++)
-        strbuf_printf(&y, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d]\n", i, i, i - 1, i - 1, i - 1,
-                      i - 1);
+        strbuf_printf(&y, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d]\n", i, i, i - 1, i - 1, i - 1, i - 1);
     assert_int_equal(load(&c, y.buf), -EINVAL); /* unknown keys a0..: and it returns */
     config_done(&c);
     strbuf_done(&y);
@@ -354,14 +352,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seed_defaults),
-        cmocka_unit_test(deploy_file_is_the_defaults),
-        cmocka_unit_test(values_load),
-        cmocka_unit_test(errors_name_the_place),
-        cmocka_unit_test(alias_bomb_is_bounded),
-        cmocka_unit_test(oversized_inputs),
-        cmocka_unit_test(file_errors),
-        cmocka_unit_test(resolve_fills_host_values),
+        cmocka_unit_test(seed_defaults),         cmocka_unit_test(deploy_file_is_the_defaults),
+        cmocka_unit_test(values_load),           cmocka_unit_test(errors_name_the_place),
+        cmocka_unit_test(alias_bomb_is_bounded), cmocka_unit_test(oversized_inputs),
+        cmocka_unit_test(file_errors),           cmocka_unit_test(resolve_fills_host_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,21 +22,56 @@ static char *to_json(const struct snapshot *s, struct strbuf *sb)
 /* Every field of every seed structure appears, under the seed's name. */
 static void json_has_every_seed_field(void **state)
 {
-    static const char *const fields[] = {
-        "\"node_id\":", "\"timestamp\":", "\"cpu\":{", "\"usage_percent\":", "\"core_usage\":[",
-        "\"temperature\":", "\"frequency_mhz\":", "\"process_usage\":", "\"gpu\":null",
-        "\"memory\":{", "\"physical_used_mb\":", "\"physical_total_mb\":", "\"virtual_used_mb\":",
-        "\"swap_used_mb\":", "\"gc_metrics\":null", "\"leak_indicators\":[]", "\"network\":{",
-        "\"ingress_kbps\":", "\"egress_kbps\":", "\"packet_loss_percent\":", "\"latency_ms\":",
-        "\"p2p_connections\":", "\"open_sockets\":", "\"disk\":{", "\"read_ops_per_sec\":",
-        "\"write_ops_per_sec\":", "\"read_mbps\":", "\"write_mbps\":", "\"available_gb\":",
-        "\"model_inference\":[]", "\"node\":{", "\"transactions_per_sec\":",
-        "\"avg_tx_validation_ms\":", "\"blocks_per_min\":", "\"avg_block_size_kb\":",
-        "\"mempool_size\":", "\"consensus_metrics\":{", "\"algorithm\":null",
-        "\"time_to_finality_sec\":", "\"messages_per_sec\":", "\"participation_percent\":",
-        "\"quantum_resistant_overhead\":", "\"contract_metrics\":{", "\"contracts_per_sec\":",
-        "\"avg_execution_ms\":", "\"avg_gas_used\":", "\"function_calls\":{}", "\"wasm_load_ms\":",
-        "\"quantum\":null", "\"neural_predictions\":{}"};
+    static const char *const fields[] = {"\"node_id\":",
+                                         "\"timestamp\":",
+                                         "\"cpu\":{",
+                                         "\"usage_percent\":",
+                                         "\"core_usage\":[",
+                                         "\"temperature\":",
+                                         "\"frequency_mhz\":",
+                                         "\"process_usage\":",
+                                         "\"gpu\":null",
+                                         "\"memory\":{",
+                                         "\"physical_used_mb\":",
+                                         "\"physical_total_mb\":",
+                                         "\"virtual_used_mb\":",
+                                         "\"swap_used_mb\":",
+                                         "\"gc_metrics\":null",
+                                         "\"leak_indicators\":[]",
+                                         "\"network\":{",
+                                         "\"ingress_kbps\":",
+                                         "\"egress_kbps\":",
+                                         "\"packet_loss_percent\":",
+                                         "\"latency_ms\":",
+                                         "\"p2p_connections\":",
+                                         "\"open_sockets\":",
+                                         "\"disk\":{",
+                                         "\"read_ops_per_sec\":",
+                                         "\"write_ops_per_sec\":",
+                                         "\"read_mbps\":",
+                                         "\"write_mbps\":",
+                                         "\"available_gb\":",
+                                         "\"model_inference\":[]",
+                                         "\"node\":{",
+                                         "\"transactions_per_sec\":",
+                                         "\"avg_tx_validation_ms\":",
+                                         "\"blocks_per_min\":",
+                                         "\"avg_block_size_kb\":",
+                                         "\"mempool_size\":",
+                                         "\"consensus_metrics\":{",
+                                         "\"algorithm\":null",
+                                         "\"time_to_finality_sec\":",
+                                         "\"messages_per_sec\":",
+                                         "\"participation_percent\":",
+                                         "\"quantum_resistant_overhead\":",
+                                         "\"contract_metrics\":{",
+                                         "\"contracts_per_sec\":",
+                                         "\"avg_execution_ms\":",
+                                         "\"avg_gas_used\":",
+                                         "\"function_calls\":{}",
+                                         "\"wasm_load_ms\":",
+                                         "\"quantum\":null",
+                                         "\"neural_predictions\":{}"};
     struct snapshot *s = snapshot_new();
     struct strbuf sb;
     char *j;
@@ -83,9 +118,8 @@ static void json_with_optional_parts(void **state)
     s->memory.leak_indicators = snapshot_alloc(s, sizeof(char *));
     s->memory.leak_indicators[0] = snapshot_strdup(s, "RSS grows 3 MB/h");
     s->node.consensus_metrics.algorithm = "HotStuff";
-    assert_int_equal(snapshot_map_add(s, &s->node.contract_metrics.function_calls, 1, "transfer",
-                                      42),
-                     0);
+    assert_int_equal(
+        snapshot_map_add(s, &s->node.contract_metrics.function_calls, 1, "transfer", 42), 0);
     assert_int_equal(snapshot_map_add(s, &s->node.contract_metrics.function_calls, 1, "mint", 3),
                      0); /* grows past the hint */
     s->n_model_inference = 1;
