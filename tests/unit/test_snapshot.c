@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -257,6 +258,30 @@ static void references(void **state)
     snapshot_unref(NULL);
 }
 
+/* docs/metrics.md lists every figure the table can produce, by its full name. */
+static void every_series_is_documented(void **state)
+{
+    char path[4096], buf[1 << 17], want[160];
+    const char *src = getenv("ARTHAMON_SRC");
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/docs/metrics.md", src ? src : ".");
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    for (size_t i = 0; i < series_table_len; i++) {
+        snprintf(want, sizeof(want), "`%s`", series_table[i].name);
+        if (!strstr(buf, want)) {
+            print_error("docs/metrics.md does not document %s\n", want);
+            fail();
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +290,7 @@ int main(void)
         cmocka_unit_test(flatten_present_figures_only),
         cmocka_unit_test(rounding_follows_the_table),
         cmocka_unit_test(references),
+        cmocka_unit_test(every_series_is_documented),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
