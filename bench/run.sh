@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The benchmarks, as `make bench` runs them (after building BUILD_DIR):
+#   1. bench/tick (BUILD_DIR/bench/bench_tick): CPU time per tick of the host collectors
+#      against the floor of re-reading the same kernel sources, TICKS ticks (default
+#      10000); target tick/floor <= 1.25.
+#   2. bench/overhead.sh: the daemon's CPU % of one core and RSS at 1 s and 5 s beside
+#      sadc and collectd (DURATION s per interval, default 60); target at 1 s
+#      <= 0.05 % and <= 8 MiB.
+# Both run from the repository root and print their own results; each says whether its
+# target is met. Exits 1 when a benchmark could not run (missing build), 0 otherwise.
+#
+# Environment: BUILD_DIR (default build), TICKS, and those of bench/overhead.sh
+# (DURATION, WARMUP, INTERVALS, P2P_PORTS, NODE_PID, NODE_NAME, COLLECTD_WRITE, KEEP_TMP).
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+export BUILD_DIR=${BUILD_DIR:-build}
+TICKS=${TICKS:-10000}
+status=0
+
+tick=$BUILD_DIR/bench/bench_tick
+if [ -x "$tick" ]; then
+    echo "== bench/tick: $TICKS ticks ($tick)"
+    "$tick" -n "$TICKS" || { echo "bench/run: bench_tick failed" >&2; status=1; }
+else
+    echo "bench/run: no $tick; build first (make build, or set BUILD_DIR)" >&2
+    status=1
+fi
+
+echo
+echo "== bench/overhead: the daemon beside sadc and collectd, ${DURATION:-60} s per interval"
+bench/overhead.sh || status=1
+exit "$status"
