@@ -19,9 +19,21 @@
 #define MAX_TEMP_SENSORS 8
 #define USER_HZ          100.0
 
+/*
+ * /proc/cpuinfo is the costliest file of a tick (the kernel formats every flag of
+ * every CPU: ~30 us here) and, without cpufreq, its "cpu MHz" is usually the fixed
+ * nominal frequency. After CPUINFO_STEADY identical readings it is re-read every
+ * CPUINFO_SLOW_NS only; any change puts it back on every tick.
+ */
+#define CPUINFO_STEADY  10
+#define CPUINFO_SLOW_NS (60ull * 1000000000ull)
+
 struct cpu_state {
     struct procfile *stat;
     struct procfile *cpuinfo; /* frequency fallback */
+    double cpuinfo_mhz;       /* the last reading, while it holds */
+    unsigned cpuinfo_same;    /* consecutive identical readings */
+    uint64_t cpuinfo_next_ns; /* when steady: the next reading */
     struct procfile **freq;   /* cpufreq scaling_cur_freq, one per CPU that has it */
     unsigned nfreq;
     struct procfile *temp[MAX_TEMP_SENSORS];
@@ -228,9 +240,35 @@ static double usage_between(const struct cpu_times *prev, const struct cpu_times
     return 100.0 * (double)busy / (double)total;
 }
 
-static void read_frequency(struct cpu_state *st, struct snapshot *snap)
+/* Mean "cpu MHz" of /proc/cpuinfo, re-read as the comment on CPUINFO_STEADY says. */
+static bool cpuinfo_mhz(struct cpu_state *st, uint64_t now_ns, double *ret_mhz)
 {
-    double sum = 0;
+    double sum;
+    unsigned n;
+
+    if (st->cpuinfo_same >= CPUINFO_STEADY && now_ns < st->cpuinfo_next_ns) {
+        *ret_mhz = st->cpuinfo_mhz;
+        return true;
+    }
+    if (procfile_read(st->cpuinfo) <= 0 ||
+        pp_cpuinfo_mhz(st->cpuinfo->buf, st->cpuinfo->len, &sum, &n) < 0) {
+        st->cpuinfo_same = 0;
+        return false;
+    }
+    if (st->cpuinfo_same && sum / n == st->cpuinfo_mhz) {
+        if (++st->cpuinfo_same >= CPUINFO_STEADY)
+            st->cpuinfo_next_ns = now_ns + CPUINFO_SLOW_NS;
+    } else {
+        st->cpuinfo_same = 1;
+    }
+    st->cpuinfo_mhz = sum / n;
+    *ret_mhz = st->cpuinfo_mhz;
+    return true;
+}
+
+static void read_frequency(struct cpu_state *st, struct snapshot *snap, uint64_t now_ns)
+{
+    double sum = 0, mhz;
     unsigned n = 0;
 
     for (unsigned i = 0; i < st->nfreq; i++) {
@@ -241,8 +279,10 @@ static void read_frequency(struct cpu_state *st, struct snapshot *snap)
             n++;
         }
     }
-    if (!n && st->cpuinfo && procfile_read(st->cpuinfo) > 0)
-        pp_cpuinfo_mhz(st->cpuinfo->buf, st->cpuinfo->len, &sum, &n);
+    if (!n && st->cpuinfo && cpuinfo_mhz(st, now_ns, &mhz)) {
+        sum = mhz;
+        n = 1;
+    }
     if (n) {
         snap->cpu.frequency_mhz = sum / n;
         log_once_clear(&st->no_freq, "CPU frequency readable again");
@@ -291,7 +331,6 @@ static int cpu_collect(void *state, struct snapshot *snap, const struct coll_tic
     bool *tmpo, went_back, any_back = false;
     long n;
 
-    (void)tick;
     n = procfile_read(st->stat);
     if (n <= 0 ||
         pp_stat(st->stat->buf, st->stat->len, &total, st->cur, st->online, st->cap, &max_id) < 0) {
@@ -349,7 +388,7 @@ static int cpu_collect(void *state, struct snapshot *snap, const struct coll_tic
     st->online = tmpo;
     st->have_prev = true;
 
-    read_frequency(st, snap);
+    read_frequency(st, snap, tick->mono_ns);
     read_temperature(st, snap);
     return 0;
 }

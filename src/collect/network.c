@@ -16,7 +16,7 @@
 #include "collector.h"
 #include "common/procfile.h"
 #include "procparse.h"
-#include "sockdiag.h"
+#include "p2p.h"
 
 #define MAX_IFACES 1024
 
@@ -29,8 +29,8 @@ struct iface {
 };
 
 struct network_state {
-    struct procfile *dev, *snmp, *sockstat, *tcp4, *tcp6;
-    struct sockdiag *sd;
+    struct procfile *dev, *snmp, *sockstat;
+    struct p2p_tracker *p2p;
     struct config_strlist exclude;
     uint16_t ports[CONFIG_MAX_LIST];
     size_t nports;
@@ -43,8 +43,8 @@ struct network_state {
     struct tcp_snmp snmp_prev;
     bool have_snmp;
     bool first;
-
-    uint64_t fallback_count; /* /proc/net/tcp accumulation */
+    uint64_t churn; /* changes whenever TCP connections open or close */
+    bool churn_known;
 
     struct log_once dev_fail, snmp_fail, snmp_back, sock_fail, reset, no_ports, diag_fail, fallback,
         too_many;
@@ -114,20 +114,6 @@ static void on_iface(void *ctx, const struct netdev *d)
     f->seen = true;
 }
 
-static void on_tcp(void *ctx, const struct tcp_conn *c)
-{
-    struct network_state *st = ctx;
-
-    if (c->state != 1) /* TCP_ESTABLISHED */
-        return;
-    for (size_t i = 0; i < st->nports; i++) {
-        if (st->ports[i] == c->local_port || st->ports[i] == c->remote_port) {
-            st->fallback_count++;
-            return;
-        }
-    }
-}
-
 static void network_fini(void *state)
 {
     struct network_state *st = state;
@@ -137,9 +123,7 @@ static void network_fini(void *state)
     procfile_free(st->dev);
     procfile_free(st->snmp);
     procfile_free(st->sockstat);
-    procfile_free(st->tcp4);
-    procfile_free(st->tcp6);
-    sockdiag_free(st->sd);
+    p2p_free(st->p2p);
     for (size_t i = 0; i < st->exclude.n; i++)
         free(st->exclude.v[i]);
     free(st->exclude.v);
@@ -180,19 +164,12 @@ static int network_init(const struct coll_env *env, void **ret_state)
     if (procfile_open(env->procfs_root, "net/sockstat", &st->sockstat) < 0)
         st->sockstat = NULL;
     if (st->nports) {
-        r = sockdiag_open(&st->sd);
-        if (r < 0) {
-            log_warn("sock_diag netlink unavailable (%s); counting P2P connections from "
-                     "/proc/net/tcp*, without latency",
-                     strerror(-r));
-            st->sd = NULL;
-        }
-        if (!st->sd) {
-            if (procfile_open(env->procfs_root, "net/tcp", &st->tcp4) < 0)
-                st->tcp4 = NULL;
-            if (procfile_open(env->procfs_root, "net/tcp6", &st->tcp6) < 0)
-                st->tcp6 = NULL;
-        }
+        st->p2p = p2p_new(st->ports, st->nports, env->procfs_root);
+        if (!st->p2p)
+            goto oom;
+        if (p2p_fallback(st->p2p))
+            log_warn("sock_diag netlink unavailable; counting P2P connections from "
+                     "/proc/net/tcp*, without latency");
     }
     st->first = true;
     *ret_state = st;
@@ -202,9 +179,9 @@ oom:
     return -ENOMEM;
 }
 
-static void collect_p2p(struct network_state *st, struct snapshot *snap)
+static void collect_p2p(struct network_state *st, struct snapshot *snap, uint64_t now_ns)
 {
-    struct p2p_acc acc;
+    struct p2p_result res;
     int r;
 
     if (!st->nports) {
@@ -212,27 +189,18 @@ static void collect_p2p(struct network_state *st, struct snapshot *snap)
                                      "are null");
         return;
     }
-    if (st->sd) {
-        r = sockdiag_query(st->sd, st->ports, st->nports, &acc);
-        if (r == 0) {
-            log_once_clear(&st->diag_fail, "sock_diag works again");
-            snap->network.p2p_connections = (double)acc.connections;
-            if (acc.rtt_n)
-                snap->network.latency_ms = acc.rtt_sum_us / (double)acc.rtt_n / 1000.0;
-            return;
-        }
-        log_once_warn(&st->diag_fail, "sock_diag query failed: %s; P2P figures are null",
+    r = p2p_sample(st->p2p, now_ns, st->churn, st->churn_known, &res);
+    if (r < 0) {
+        log_once_warn(&st->diag_fail, "P2P connections unavailable (%s); P2P figures are null",
                       strerror(-r));
         return;
     }
-    st->fallback_count = 0;
-    if (st->tcp4 && procfile_read(st->tcp4) >= 0 &&
-        pp_net_tcp(st->tcp4->buf, st->tcp4->len, on_tcp, st) >= 0) {
-        if (st->tcp6 && procfile_read(st->tcp6) >= 0)
-            pp_net_tcp(st->tcp6->buf, st->tcp6->len, on_tcp, st);
-        snap->network.p2p_connections = (double)st->fallback_count;
+    log_once_clear(&st->diag_fail, "P2P connections readable again");
+    snap->network.p2p_connections = (double)res.connections;
+    if (res.rtt_known)
+        snap->network.latency_ms = res.rtt_mean_us / 1000.0;
+    else if (p2p_fallback(st->p2p))
         log_once_warn(&st->fallback, "P2P latency needs sock_diag; latency_ms is null");
-    }
 }
 
 static void collect_snmp(struct network_state *st, struct snapshot *snap)
@@ -244,8 +212,12 @@ static void collect_snmp(struct network_state *st, struct snapshot *snap)
         log_once_warn(&st->snmp_fail, "TCP counters unavailable (/proc/net/snmp missing or "
                                       "malformed); packet_loss_percent is null");
         st->have_snmp = false;
+        st->churn_known = false;
         return;
     }
+    /* any connection opened or closed moves one of these */
+    st->churn = cur.active_opens + cur.passive_opens + (cur.curr_estab << 40);
+    st->churn_known = cur.active_opens || cur.passive_opens || cur.curr_estab;
     log_once_clear(&st->snmp_fail, "TCP counters readable again");
     snap->network.tcp_segments_sent_total = (double)cur.out_segs;
     snap->network.tcp_segments_retransmitted_total = (double)cur.retrans_segs;
@@ -319,7 +291,7 @@ static int network_collect(void *state, struct snapshot *snap, const struct coll
                                       "is null");
     }
 
-    collect_p2p(st, snap);
+    collect_p2p(st, snap, tick->mono_ns);
     st->first = false;
     return ret;
 }

@@ -220,7 +220,7 @@ int pp_net_dev(const char *buf, size_t len, pp_netdev_fn fn, void *ctx)
         }
         name = skip_blanks(p, colon);
         if (!copy_name(d.name, sizeof(d.name), name, (size_t)(colon - name)) ||
-            memchr(name, ' ', (size_t)(colon - name)))
+            memchr(name, ' ', (size_t)(colon - name)) || memchr(name, '\0', (size_t)(colon - name)))
             ok = false;
         q = colon + 1;
         for (unsigned i = 0; ok && i < 16; i++)
@@ -275,6 +275,12 @@ int pp_net_snmp_tcp(const char *buf, size_t len, struct tcp_snmp *ret)
                 } else if (toklen == 11 && !memcmp(tok, "RetransSegs", 11)) {
                     r.retrans_segs = (uint64_t)val;
                     got_retr = true;
+                } else if (toklen == 11 && !memcmp(tok, "ActiveOpens", 11)) {
+                    r.active_opens = (uint64_t)val;
+                } else if (toklen == 12 && !memcmp(tok, "PassiveOpens", 12)) {
+                    r.passive_opens = (uint64_t)val;
+                } else if (toklen == 9 && !memcmp(tok, "CurrEstab", 9)) {
+                    r.curr_estab = (uint64_t)val;
                 }
             }
             if (!got_out || !got_retr)

@@ -97,6 +97,7 @@ int pp_net_dev(const char *buf, size_t len, pp_netdev_fn fn, void *ctx);
 
 struct tcp_snmp {
     uint64_t out_segs, retrans_segs;
+    uint64_t active_opens, passive_opens, curr_estab; /* 0 when the kernel lacks them */
 };
 
 /* The Tcp: header/value pair; -ENOENT if absent, -EINVAL if malformed. */

@@ -2,10 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct procfile *all;
 
 int path_join(char *out, size_t outlen, const char *root, const char *rel)
 {
@@ -54,6 +58,12 @@ int procfile_open(const char *root, const char *rel, struct procfile **ret_pf)
         return -ENOMEM;
     }
     pf->buf[0] = '\0';
+    pthread_mutex_lock(&all_lock);
+    pf->next = all;
+    if (all)
+        all->prev = pf;
+    all = pf;
+    pthread_mutex_unlock(&all_lock);
     *ret_pf = pf;
     return 0;
 }
@@ -62,6 +72,7 @@ long procfile_read(struct procfile *pf)
 {
     size_t len = 0;
 
+    pf->reads++;
     for (;;) {
         ssize_t n;
 
@@ -101,8 +112,24 @@ void procfile_free(struct procfile *pf)
 {
     if (!pf)
         return;
+    pthread_mutex_lock(&all_lock);
+    if (pf->prev)
+        pf->prev->next = pf->next;
+    else
+        all = pf->next;
+    if (pf->next)
+        pf->next->prev = pf->prev;
+    pthread_mutex_unlock(&all_lock);
     if (pf->fd >= 0)
         close(pf->fd);
     free(pf->buf);
     free(pf);
+}
+
+void procfile_foreach(void (*fn)(void *ctx, const struct procfile *pf), void *ctx)
+{
+    pthread_mutex_lock(&all_lock);
+    for (struct procfile *pf = all; pf; pf = pf->next)
+        fn(ctx, pf);
+    pthread_mutex_unlock(&all_lock);
 }

@@ -21,7 +21,9 @@ struct procfile {
     size_t len; /* bytes of the last read */
     size_t cap;
     char *buf;
-    char path[]; /* full path, for messages */
+    unsigned long reads;          /* procfile_read() calls, for diagnostics and bench/tick */
+    struct procfile *prev, *next; /* every open procfile of the process */
+    char path[];                  /* full path, for messages */
 };
 
 /* Join root and rel into out ("%s/%s" without doubled slashes); -ENAMETOOLONG if it does not fit.
@@ -34,5 +36,8 @@ int procfile_open(const char *root, const char *rel, struct procfile **ret_pf);
  * process is gone, -EFBIG past PROCFILE_MAX). */
 long procfile_read(struct procfile *pf);
 void procfile_free(struct procfile *pf);
+
+/* Calls fn for every open procfile (thread-safe; fn must not open or free one). */
+void procfile_foreach(void (*fn)(void *ctx, const struct procfile *pf), void *ctx);
 
 #endif

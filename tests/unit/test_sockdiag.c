@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "collect/p2p.h"
 #include "collect/sockdiag.h"
 
 static int listen_on(int family, uint16_t *ret_port)
@@ -77,71 +78,140 @@ static int connect_to(int family, uint16_t port)
     return fd;
 }
 
-static void counts_connections_on_the_ports(void **state)
+static void add_sock(void *ctx, uint32_t seq, const struct diag_sock *s)
+{
+    struct diag_sock *out = ctx;
+    size_t *n = (size_t *)&out[63];
+
+    (void)seq;
+    if (*n < 62)
+        out[(*n)++] = *s;
+}
+
+/* Dumps with every request kind return exactly the established sockets on the ports. */
+static void dumps_find_the_connections(void **state)
 {
     struct sockdiag *sd;
-    struct p2p_acc acc;
+    struct diag_sock found[64];
+    size_t *nfound = (size_t *)&found[63];
     uint16_t p, q, r6 = 0, ports[3];
-    int lp, lq, l6, c[8], a[8], n = 0;
+    int lp, lq, l6, c6 = -1, a6 = -1, c[4], a[4];
+    const int families[] = {SOCKDIAG_ALL_FAMILIES, AF_INET};
 
     (void)state;
     assert_int_equal(sockdiag_open(&sd), 0);
     lp = listen_on(AF_INET, &p);
     lq = listen_on(AF_INET, &q);
+    l6 = listen_on(AF_INET6, &r6);
     assert_true(lp >= 0 && lq >= 0);
     for (int i = 0; i < 3; i++) {
-        c[n] = connect_to(AF_INET, p);
-        a[n++] = accept(lp, NULL, NULL);
+        c[i] = connect_to(AF_INET, p);
+        a[i] = accept(lp, NULL, NULL);
     }
-    c[n] = connect_to(AF_INET, q);
-    a[n++] = accept(lq, NULL, NULL);
-    /* a little traffic so the RTT estimate is fresh */
-    for (int i = 0; i < n; i++) {
-        char b = 'x';
-        assert_int_equal(write(c[i], &b, 1), 1);
-        assert_int_equal(read(a[i], &b, 1), 1);
-    }
-
-    ports[0] = p;
-    assert_int_equal(sockdiag_query(sd, ports, 1, &acc), 0);
-    assert_int_equal(acc.connections, 6); /* three connections, both ends local */
-    assert_int_equal(acc.rtt_n, 6);
-    assert_true(acc.rtt_sum_us > 0);
-    ports[0] = q;
-    assert_int_equal(sockdiag_query(sd, ports, 1, &acc), 0);
-    assert_int_equal(acc.connections, 2);
-    ports[0] = p;
-    ports[1] = q;
-    ports[2] = 1; /* nothing there */
-    assert_int_equal(sockdiag_query(sd, ports, 3, &acc), 0);
-    assert_int_equal(acc.connections, 8);
-
-    /* IPv6 loopback, where the host has it */
-    l6 = listen_on(AF_INET6, &r6);
+    c[3] = connect_to(AF_INET, q);
+    a[3] = accept(lq, NULL, NULL);
     if (l6 >= 0) {
-        int c6 = connect_to(AF_INET6, r6), a6 = accept(l6, NULL, NULL);
+        c6 = connect_to(AF_INET6, r6);
+        a6 = accept(l6, NULL, NULL);
+    }
+    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+        ports[0] = p;
+        *nfound = 0;
+        assert_int_equal(sockdiag_dump(sd, families[f], ports, 1, add_sock, found), 0);
+        assert_int_equal(*nfound, 6); /* three connections, both ends local */
+        for (size_t i = 0; i < *nfound; i++) {
+            assert_int_equal(found[i].state, 1);
+            assert_true(found[i].rtt_us > 0);
+        }
+        ports[1] = q;
+        ports[2] = 1; /* nothing there */
+        *nfound = 0;
+        assert_int_equal(sockdiag_dump(sd, families[f], ports, 3, add_sock, found), 0);
+        assert_int_equal(*nfound, 8);
+    }
+    if (l6 >= 0) {
+        /* the single legacy walk covers IPv6 too */
         ports[0] = r6;
-        assert_int_equal(sockdiag_query(sd, ports, 1, &acc), 0);
-        assert_int_equal(acc.connections, 2);
+        *nfound = 0;
+        assert_int_equal(sockdiag_dump(sd, SOCKDIAG_ALL_FAMILIES, ports, 1, add_sock, found), 0);
+        assert_int_equal(*nfound, 2);
+        assert_int_equal(found[0].family, AF_INET6);
         close(c6);
         close(a6);
         close(l6);
     }
-
-    /* closed connections leave ESTABLISHED: no longer counted */
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         close(c[i]);
         close(a[i]);
     }
-    ports[0] = p;
-    assert_int_equal(sockdiag_query(sd, ports, 1, &acc), 0);
-    assert_int_equal(acc.connections, 0);
-    assert_int_equal(acc.rtt_n, 0);
-    close(c[3]);
-    close(a[3]);
     close(lp);
     close(lq);
     sockdiag_free(sd);
+}
+
+/* The tracker: a dump first, exact lookups while nothing changes, which notice
+ * closed connections; a new dump when the TCP counters move (and time allows). */
+static void tracker_follows_opens_and_closes(void **state)
+{
+    struct p2p_tracker *t;
+    struct p2p_result res;
+    uint16_t p;
+    int lp, c[5], a[5];
+    uint64_t now = 1000000000ull;
+
+    (void)state;
+    lp = listen_on(AF_INET, &p);
+    assert_true(lp >= 0);
+    for (int i = 0; i < 3; i++) {
+        c[i] = connect_to(AF_INET, p);
+        a[i] = accept(lp, NULL, NULL);
+    }
+    t = p2p_new(&p, 1, "/proc");
+    assert_non_null(t);
+    assert_false(p2p_fallback(t));
+    assert_int_equal(p2p_sample(t, now, 100, true, &res), 0);
+    assert_true(res.dumped);
+    assert_int_equal(res.connections, 6);
+    assert_true(res.rtt_known && res.rtt_mean_us > 0);
+
+    /* nothing changed: lookups only */
+    now += 1000000000ull;
+    assert_int_equal(p2p_sample(t, now, 100, true, &res), 0);
+    assert_false(res.dumped);
+    assert_int_equal(res.connections, 6);
+    assert_true(res.rtt_known);
+
+    /* a connection closes: the lookups see both ends go, without a dump */
+    close(c[0]);
+    close(a[0]);
+    now += 1000000000ull;
+    assert_int_equal(p2p_sample(t, now, 100, true, &res), 0);
+    assert_false(res.dumped);
+    assert_int_equal(res.connections, 4);
+
+    /* two new connections: the counters moved; past the spacing, a dump finds them */
+    for (int i = 3; i < 5; i++) {
+        c[i] = connect_to(AF_INET, p);
+        a[i] = accept(lp, NULL, NULL);
+    }
+    now += P2P_MAX_SPACING_NS;
+    assert_int_equal(p2p_sample(t, now, 101, true, &res), 0);
+    assert_true(res.dumped);
+    assert_int_equal(res.connections, 8);
+    /* counters moved again, but within the spacing: no dump yet, still exact for the known */
+    now += 1000000ull;
+    assert_int_equal(p2p_sample(t, now, 102, true, &res), 0);
+    assert_int_equal(res.connections, 8);
+    for (int i = 1; i < 5; i++) {
+        close(c[i]);
+        close(a[i]);
+    }
+    now += 1000000000ull;
+    assert_int_equal(p2p_sample(t, now, 102, true, &res), 0);
+    assert_int_equal(res.connections, 0);
+    assert_false(res.rtt_known);
+    p2p_free(t);
+    close(lp);
 }
 
 static void request_limits(void **state)
@@ -184,7 +254,8 @@ static void parser_refuses_bad_replies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(counts_connections_on_the_ports),
+        cmocka_unit_test(dumps_find_the_connections),
+        cmocka_unit_test(tracker_follows_opens_and_closes),
         cmocka_unit_test(request_limits),
         cmocka_unit_test(parser_refuses_bad_replies),
     };
