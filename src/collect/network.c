@@ -1,8 +1,8 @@
 /*
  * Network: throughput from /proc/net/dev (interfaces matching agent.net_exclude
  * left out; loopback by default), open sockets from /proc/net/sockstat, packet
- * loss as TCP segments retransmitted over segments sent in the interval
- * (/proc/net/snmp, the ratio sar -n ETCP shows), and the P2P connections: count
+ * loss as TCP segments retransmitted over all segments sent in the interval
+ * (/proc/net/snmp RetransSegs / (OutSegs + RetransSegs)), and the P2P connections: count
  * and mean smoothed RTT through sock_diag, or only the count from /proc/net/tcp*
  * where netlink is not allowed.
  */
@@ -229,11 +229,12 @@ static void collect_snmp(struct network_state *st, struct snapshot *snap)
             /* the two counters are not from the same epoch: no ratio to give */
             log_once_warn(&st->snmp_back, "TCP segment counters went backwards; "
                                           "packet_loss_percent is null for this tick");
-        } else if (dout > 0) {
-            /* nothing sent: no loss figure to give */
+        } else if (dout + dret > 0) {
+            /* OutSegs counts new segments only (tcp_output.c adds to it when a segment
+             * goes past snd_nxt), so everything sent is OutSegs + RetransSegs; nothing
+             * sent, no loss figure to give */
             log_once_clear(&st->snmp_back, "TCP segment counters consistent again");
-            snap->network.packet_loss_percent =
-                dret >= dout ? 100.0 : 100.0 * (double)dret / (double)dout;
+            snap->network.packet_loss_percent = 100.0 * (double)dret / (double)(dout + dret);
         }
     }
     st->snmp_prev = cur;

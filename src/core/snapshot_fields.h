@@ -51,7 +51,7 @@
 #define NETWORK_FIELDS(X) \
     X(NET_IN, "network.ingress_kbps", network.ingress_kbps, "KB/s", SERIES_GAUGE, 2, "Bytes received per second, KiB/s, loopback excluded") \
     X(NET_OUT, "network.egress_kbps", network.egress_kbps, "KB/s", SERIES_GAUGE, 2, "Bytes sent per second, KiB/s, loopback excluded") \
-    X(NET_LOSS, "network.packet_loss_percent", network.packet_loss_percent, "percent", SERIES_GAUGE, 3, "TCP segments retransmitted over segments sent in the interval") \
+    X(NET_LOSS, "network.packet_loss_percent", network.packet_loss_percent, "percent", SERIES_GAUGE, 3, "TCP segments retransmitted over all segments sent in the interval") \
     X(NET_LAT, "network.latency_ms", network.latency_ms, "ms", SERIES_GAUGE, 3, "Mean smoothed RTT of the P2P connections") \
     X(NET_P2P, "network.p2p_connections", network.p2p_connections, "count", SERIES_GAUGE, 0, "Established TCP connections on the P2P ports") \
     X(NET_SOCK, "network.open_sockets", network.open_sockets, "count", SERIES_GAUGE, 0, "Sockets in use (sockstat)") \
