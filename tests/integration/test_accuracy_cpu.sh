@@ -25,14 +25,8 @@ PY=/usr/bin/python3
 W_SEC=5
 TOL_POINTS=2
 
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 [ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
 BUSY="${ARTHAMON_HELPERS:-}/busyloop"

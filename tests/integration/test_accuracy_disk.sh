@@ -36,14 +36,8 @@ TOL_RATE=5
 TOL_POINTS=2
 TOL_SPACE=1
 
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 [ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
 [ "$(id -u)" -eq 0 ] || skip "needs root (loop device, mount)"

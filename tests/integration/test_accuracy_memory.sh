@@ -39,14 +39,8 @@ HOG_MIB=1024
 PAGEOUT_MIB=256
 SWAP_MIB=512
 
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 [ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
 HOG="${ARTHAMON_HELPERS:-}/memhog"

@@ -30,14 +30,8 @@ LOAD_MIB=200
 PORT=5201
 TOL_RATE=5
 
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 [ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
@@ -76,16 +70,16 @@ NS_MADE=$NS_A
 ip netns add "$NS_B" 2>"$WORK/netns.err" || fail "cannot make a second network namespace: $(cat "$WORK/netns.err")"
 NS_MADE="$NS_A $NS_B"
 for ns in "$NS_A" "$NS_B"; do
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+    in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
         >/dev/null 2>&1 # without IPv6 in the kernel there is nothing to turn off
-    ip -n "$ns" link set lo up || fail "cannot bring lo up in $ns"
+    in_ns "$ns" ip link set lo up || fail "cannot bring lo up in $ns"
 done
 ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" netns "$NS_B" 2>"$WORK/veth.err" ||
     skip "cannot make a veth pair: $(cat "$WORK/veth.err")"
-if ! { ip -n "$NS_A" addr add "$ADDR_A/30" dev "$VETH_A" &&
-    ip -n "$NS_B" addr add "$ADDR_B/30" dev "$VETH_B" &&
-    ip -n "$NS_A" link set "$VETH_A" up &&
-    ip -n "$NS_B" link set "$VETH_B" up; }; then
+if ! { in_ns "$NS_A" ip addr add "$ADDR_A/30" dev "$VETH_A" &&
+    in_ns "$NS_B" ip addr add "$ADDR_B/30" dev "$VETH_B" &&
+    in_ns "$NS_A" ip link set "$VETH_A" up &&
+    in_ns "$NS_B" ip link set "$VETH_B" up; }; then
     fail "cannot configure the veth pair"
 fi
 
@@ -120,7 +114,7 @@ s.recv(1)  # the receiver closes once it has read everything
 s.close()
 PYEOF
 
-ip netns exec "$NS_B" "$PY" "$WORK/recv.py" "$ADDR_B" "$PORT" "$WORK/recv.ready" >"$WORK/recv.out" 2>"$WORK/recv.err" &
+nsenter --net="/run/netns/$NS_B" -- "$PY" "$WORK/recv.py" "$ADDR_B" "$PORT" "$WORK/recv.ready" >"$WORK/recv.out" 2>"$WORK/recv.err" &
 RECV_PID=$!
 LOAD_PIDS=$RECV_PID
 for _ in $(seq 1 100); do
@@ -149,16 +143,16 @@ TOOL_PIDS=""
 for x in a b; do
     ns=$NS_A
     [ $x = b ] && ns=$NS_B
-    ip netns exec "$ns" "$ARTHAMON_BIN" snapshot -c "$WORK/arthamon-$x.yaml" --json \
+    nsenter --net="/run/netns/$ns" -- "$ARTHAMON_BIN" snapshot -c "$WORK/arthamon-$x.yaml" --json \
         --interval $((W_SEC * 1000)) >"$WORK/arthamon-$x.json" 2>"$WORK/arthamon-$x.err" &
     TOOL_PIDS="$TOOL_PIDS $!"
-    ip netns exec "$ns" sar -n DEV "$W_SEC" 1 >"$WORK/sar-$x.txt" 2>"$WORK/sar-$x.err" &
+    nsenter --net="/run/netns/$ns" -- sar -n DEV "$W_SEC" 1 >"$WORK/sar-$x.txt" 2>"$WORK/sar-$x.err" &
     TOOL_PIDS="$TOOL_PIDS $!"
 done
 t0=$(date +%s.%N)
 sleep 0.5
 ts=$(date +%s.%N)
-ip netns exec "$NS_A" "$PY" "$WORK/send.py" "$ADDR_B" "$PORT" "$LOAD_MIB" 2>"$WORK/send.err" ||
+in_ns "$NS_A" "$PY" "$WORK/send.py" "$ADDR_B" "$PORT" "$LOAD_MIB" 2>"$WORK/send.err" ||
     fail "sender failed: $(cat "$WORK/send.err")"
 t1=$(date +%s.%N)
 wait "$RECV_PID" || fail "receiver failed: $(cat "$WORK/recv.err")"

@@ -64,21 +64,15 @@ TUN_RX=amnqr$$
 IP_TX=10.203.0.1
 IP_RX=10.203.0.2
 
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 # oneline FILE: its first 300 bytes on one line, for a one-line SKIP or FAIL
 oneline() {
     head -c 300 "$1" 2>/dev/null | tr '\n' ' '
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, TUN, nftables)"
-for tool in ip nft; do
+for tool in ip nft nsenter; do
     command -v $tool >/dev/null 2>&1 || skip "needs $tool (network namespaces, TUN, nftables)"
 done
 [ -x "$PY" ] || skip "needs $PY for the traffic generator and JSON parsing"
@@ -142,7 +136,7 @@ for ns in "$NS_TX" "$NS_RX"; do
         skip "cannot create network namespaces: $(oneline "$WORK/err")"
     NETNS+=("$ns")
 done
-ip netns exec "$NS_RX" nft -f - >"$WORK/err" 2>&1 <<EOF ||
+in_ns "$NS_RX" nft -f - >"$WORK/err" 2>&1 <<EOF ||
 table inet amnqprobe {
     chain probe {
         meta l4proto tcp numgen random mod 100 < $LOSS_PCT drop
@@ -150,11 +144,11 @@ table inet amnqprobe {
 }
 EOF
     skip "nftables unusable (numgen random in a namespace): $(oneline "$WORK/err")"
-ip netns exec "$NS_RX" nft delete table inet amnqprobe
+in_ns "$NS_RX" nft delete table inet amnqprobe
 for ns in "$NS_TX" "$NS_RX"; do
-    must "loopback up in $ns" ip -n "$ns" link set lo up
+    must "loopback up in $ns" in_ns "$ns" ip link set lo up
     # IPv6 would only add router solicitations and MLD to the path
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+    in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
         net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
 done
 
@@ -168,15 +162,15 @@ PIDS+=("$TUNDELAY_PID")
 wait_for "$WORK/tundelay.log" "each way" "$TUNDELAY_PID" 5
 must "move $TUN_TX" ip link set "$TUN_TX" netns "$NS_TX"
 must "move $TUN_RX" ip link set "$TUN_RX" netns "$NS_RX"
-must "address $TUN_TX" ip -n "$NS_TX" addr add "$IP_TX" peer "$IP_RX" dev "$TUN_TX"
-must "address $TUN_RX" ip -n "$NS_RX" addr add "$IP_RX" peer "$IP_TX" dev "$TUN_RX"
-must "up $TUN_TX" ip -n "$NS_TX" link set "$TUN_TX" up
-must "up $TUN_RX" ip -n "$NS_RX" link set "$TUN_RX" up
+must "address $TUN_TX" in_ns "$NS_TX" ip addr add "$IP_TX" peer "$IP_RX" dev "$TUN_TX"
+must "address $TUN_RX" in_ns "$NS_RX" ip addr add "$IP_RX" peer "$IP_TX" dev "$TUN_RX"
+must "up $TUN_TX" in_ns "$NS_TX" ip link set "$TUN_TX" up
+must "up $TUN_RX" in_ns "$NS_RX" ip link set "$TUN_RX" up
 # The receiver's kernel acknowledges every segment as it arrives (route attribute
 # quickack). Without it, a lone small segment is acknowledged when the receiving
 # program has read it (or at the delayed-ACK timer, 40 ms or more), so the
 # sender's RTT samples would include how long that program waited for a CPU.
-must "quickack route" ip -n "$NS_RX" route replace "$IP_TX" dev "$TUN_RX" src "$IP_RX" quickack 1
+must "quickack route" in_ns "$NS_RX" ip route replace "$IP_TX" dev "$TUN_RX" src "$IP_RX" quickack 1
 
 # --- traffic
 cat >"$WORK/flow.py" <<'EOF'
@@ -280,14 +274,14 @@ else:
     decoy(int(sys.argv[2]))
 EOF
 
-ip netns exec "$NS_RX" "$PY" "$WORK/flow.py" recv "$IP_RX" "$P2P_PORT" >"$WORK/recv.log" 2>&1 &
+nsenter --net="/run/netns/$NS_RX" -- "$PY" "$WORK/flow.py" recv "$IP_RX" "$P2P_PORT" >"$WORK/recv.log" 2>&1 &
 RECEIVER_PID=$!
 PIDS+=("$RECEIVER_PID")
 wait_for "$WORK/recv.log" listening "$RECEIVER_PID" 10
-ip netns exec "$NS_TX" "$PY" "$WORK/flow.py" decoy "$DECOY_PORT" >"$WORK/decoy.log" 2>&1 &
+nsenter --net="/run/netns/$NS_TX" -- "$PY" "$WORK/flow.py" decoy "$DECOY_PORT" >"$WORK/decoy.log" 2>&1 &
 PIDS+=($!)
 wait_for "$WORK/decoy.log" established $! 10
-ip netns exec "$NS_TX" "$PY" "$WORK/flow.py" send "$IP_RX" "$P2P_PORT" "$CONNS" "$MSG_SIZE" \
+nsenter --net="/run/netns/$NS_TX" -- "$PY" "$WORK/flow.py" send "$IP_RX" "$P2P_PORT" "$CONNS" "$MSG_SIZE" \
     "$PERIOD_MS" >"$WORK/send.log" 2>&1 &
 SENDER_PID=$!
 PIDS+=("$SENDER_PID")
@@ -304,7 +298,7 @@ wait_for "$WORK/send.log" connected "$SENDER_PID" 10
 # each lost ACK makes the next one's RTT sample RTT + one sending period, which at
 # about one segment in flight per connection lifts the smoothed RTT by several ms
 # (measured: median 46 ms instead of 41 with 5 % of the ACKs dropped as well).
-must "loss rule in $NS_RX" ip netns exec "$NS_RX" nft -f - <<EOF
+must "loss rule in $NS_RX" in_ns "$NS_RX" nft -f - <<EOF
 table inet amnqloss {
     chain input {
         type filter hook input priority filter; policy accept;
@@ -316,20 +310,20 @@ EOF
 
 # nft_counters: "arrived dropped" data segments so far
 nft_counters() {
-    ip netns exec "$NS_RX" nft list table inet amnqloss | awk '/counter packets/ {
+    in_ns "$NS_RX" nft list table inet amnqloss | awk '/counter packets/ {
         for (i = 1; i <= NF; i++) if ($i == "packets") v[++n] = $(i + 1)
         print v[1], v[2] }'
 }
 # tcp_snmp: "OutSegs RetransSegs" of the sender namespace, by field name
 tcp_snmp() {
-    ip netns exec "$NS_TX" awk '$1 == "Tcp:" {
+    in_ns "$NS_TX" awk '$1 == "Tcp:" {
         if (!h) { for (i = 2; i <= NF; i++) f[$i] = i; h = 1 }
         else print $f["OutSegs"], $f["RetransSegs"] }' /proc/net/snmp
 }
 # ss_rtt: mean, lowest and highest smoothed RTT (ms) of the established P2P connections
 ss_rtt() {
     command -v ss >/dev/null 2>&1 || { echo "(no ss)"; return; }
-    ip netns exec "$NS_TX" ss -tinH state established "( dport = :$P2P_PORT )" |
+    in_ns "$NS_TX" ss -tinH state established "( dport = :$P2P_PORT )" |
         grep -o ' rtt:[0-9.]*' | cut -d: -f2 | awk '{ s += $1; n++
             if (n == 1 || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
             END { if (n) printf "mean %.3f (%.3f-%.3f, %d connections)", s / n, lo, hi, n }'
@@ -384,7 +378,7 @@ for ((win = 1; win <= WINDOWS; win++)); do
     read -r match0 drop0 <<<"$(nft_counters)"
     rtt0=$(ss_rtt)
     t0=$(date +%s.%N)
-    timeout $((WINDOW_MS / 1000 + 20)) ip netns exec "$NS_TX" "$ARTHAMON_BIN" snapshot \
+    timeout $((WINDOW_MS / 1000 + 20)) nsenter --net="/run/netns/$NS_TX" -- "$ARTHAMON_BIN" snapshot \
         -c "$WORK/arthamon.yaml" --json --interval "$WINDOW_MS" \
         >"$WORK/snap.json" 2>"$WORK/snap.err" &
     PIDS+=($!)
