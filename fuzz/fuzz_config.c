@@ -1,10 +1,109 @@
 /* The configuration loader on arbitrary YAML: errors are reported, never a crash,
- * a leak or unbounded work. */
+ * a leak or unbounded work. Beyond not crashing, it checks what config.h
+ * promises: a failed load says why, one "fuzz.yaml:..." line per problem; a
+ * successful one leaves every value in its documented range, loads again on
+ * top of itself (a reload of an unchanged file), and copies exactly. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
+
+/* a broken promise is a crash, under libFuzzer and under the replay test */
+#define CHECK(cond)  \
+    do {             \
+        if (!(cond)) \
+            abort(); \
+    } while (0)
+
+#define STR_OK(s) ((s) != NULL && strlen(s) <= CONFIG_MAX_STRING)
+
+static void check_errors(const struct strbuf *errs)
+{
+    static const char prefix[] = "fuzz.yaml:";
+    const char *p = errs->buf;
+
+    if (errs->overflow)
+        return;
+    CHECK(errs->len > 0 && p && p[errs->len - 1] == '\n');
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+
+        CHECK(nl && strncmp(p, prefix, sizeof(prefix) - 1) == 0);
+        p = nl + 1;
+    }
+}
+
+static void check_values(const struct config *c)
+{
+    unsigned nproc = (c->agent.process.pid > 0) + (c->agent.process.pidfile != NULL) +
+                     (c->agent.process.name != NULL);
+
+    CHECK(c->monitoring.sampling_interval_ms >= 100 &&
+          c->monitoring.sampling_interval_ms <= 3600000);
+    CHECK(c->monitoring.retention_period_days >= 1 && c->monitoring.retention_period_days <= 36500);
+    CHECK(c->monitoring.ai_optimization.prediction_interval_ms >= 1000 &&
+          c->monitoring.ai_optimization.prediction_interval_ms <= 86400000);
+    CHECK(c->monitoring.ai_optimization.confidence_threshold >= 0 &&
+          c->monitoring.ai_optimization.confidence_threshold <= 1);
+    CHECK((unsigned)c->monitoring.logging.level <= LOG_TRACE);
+    CHECK(c->alerts.min_severity >= 1 && c->alerts.min_severity <= 5);
+    CHECK(c->agent.process.pid >= 0 && c->agent.process.pid <= 4194304 && nproc <= 1);
+    CHECK(c->agent.history_size >= 1 && c->agent.history_size <= 100000);
+    CHECK(STR_OK(c->monitoring.ai_optimization.model_path) &&
+          STR_OK(c->monitoring.logging.output_dir) && STR_OK(c->models_path) &&
+          STR_OK(c->visualization.prometheus_endpoint) && STR_OK(c->visualization.grafana.url) &&
+          STR_OK(c->visualization.grafana.api_key) &&
+          STR_OK(c->visualization.grafana.dashboard_id) && STR_OK(c->agent.listen_address));
+    CHECK(STR_OK(c->agent.procfs_root) && *c->agent.procfs_root);
+    CHECK(STR_OK(c->agent.sysfs_root) && *c->agent.sysfs_root);
+    CHECK(STR_OK(c->agent.disk_path) && *c->agent.disk_path);
+    CHECK(!c->agent.node_id || (*c->agent.node_id && strlen(c->agent.node_id) <= 128));
+    CHECK(c->agent.p2p_ports.n <= CONFIG_MAX_LIST);
+    for (size_t i = 0; i < c->agent.p2p_ports.n; i++)
+        CHECK(c->agent.p2p_ports.v[i] >= 1);
+    CHECK(c->agent.net_exclude.n <= CONFIG_MAX_LIST);
+    for (size_t i = 0; i < c->agent.net_exclude.n; i++)
+        CHECK(STR_OK(c->agent.net_exclude.v[i]));
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && a != b && strcmp(a, b) == 0);
+}
+
+/* config_copy(): equal values, no shared string */
+static void check_copy(const struct config *a, const struct config *b)
+{
+    CHECK(same_str(a->monitoring.ai_optimization.model_path,
+                   b->monitoring.ai_optimization.model_path));
+    CHECK(same_str(a->monitoring.logging.output_dir, b->monitoring.logging.output_dir));
+    CHECK(same_str(a->models_path, b->models_path));
+    CHECK(same_str(a->visualization.prometheus_endpoint, b->visualization.prometheus_endpoint));
+    CHECK(same_str(a->visualization.grafana.url, b->visualization.grafana.url));
+    CHECK(same_str(a->visualization.grafana.api_key, b->visualization.grafana.api_key));
+    CHECK(same_str(a->visualization.grafana.dashboard_id, b->visualization.grafana.dashboard_id));
+    CHECK(same_str(a->alerts.email, b->alerts.email));
+    CHECK(same_str(a->alerts.webhook_url, b->alerts.webhook_url));
+    CHECK(same_str(a->agent.node_id, b->agent.node_id));
+    CHECK(same_str(a->agent.data_dir, b->agent.data_dir));
+    CHECK(same_str(a->agent.listen_address, b->agent.listen_address));
+    CHECK(same_str(a->agent.procfs_root, b->agent.procfs_root));
+    CHECK(same_str(a->agent.sysfs_root, b->agent.sysfs_root));
+    CHECK(same_str(a->agent.process.pidfile, b->agent.process.pidfile));
+    CHECK(same_str(a->agent.process.name, b->agent.process.name));
+    CHECK(same_str(a->agent.disk_path, b->agent.disk_path));
+    CHECK(a->agent.net_exclude.n == b->agent.net_exclude.n);
+    for (size_t i = 0; i < a->agent.net_exclude.n; i++)
+        CHECK(same_str(a->agent.net_exclude.v[i], b->agent.net_exclude.v[i]));
+    CHECK(a->agent.p2p_ports.n == b->agent.p2p_ports.n &&
+          !memcmp(a->agent.p2p_ports.v, b->agent.p2p_ports.v,
+                  a->agent.p2p_ports.n * sizeof(a->agent.p2p_ports.v[0])));
+    CHECK(a->monitoring.sampling_interval_ms == b->monitoring.sampling_interval_ms &&
+          a->agent.process.pid == b->agent.process.pid &&
+          a->agent.history_size == b->agent.history_size &&
+          a->visualization.grafana_present == b->visualization.grafana_present);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -13,15 +112,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct config cfg, copy;
     struct strbuf errs;
     char *buf = malloc(size ? size : 1);
+    int r;
 
     if (!buf)
         return 0;
     memcpy(buf, data, size);
     config_defaults(&cfg);
     strbuf_init(&errs, 1 << 16);
-    if (config_load_buffer(&cfg, "fuzz.yaml", buf, size, &errs) == 0 &&
-        config_copy(&copy, &cfg) == 0)
-        config_done(&copy);
+    r = config_load_buffer(&cfg, "fuzz.yaml", buf, size, &errs);
+    if (r < 0) {
+        check_errors(&errs);
+    } else {
+        CHECK(r == 0 && errs.len == 0);
+        check_values(&cfg);
+        /* a reload of the same file over the loaded config succeeds too */
+        CHECK(config_load_buffer(&cfg, "fuzz.yaml", buf, size, &errs) == 0 && errs.len == 0);
+        check_values(&cfg);
+        if (config_copy(&copy, &cfg) == 0) {
+            check_copy(&cfg, &copy);
+            config_done(&copy);
+        }
+    }
     config_done(&cfg);
     strbuf_done(&errs);
     free(buf);

@@ -327,11 +327,49 @@ struct loader {
 
 #define MAX_ERRORS 50
 #define MAX_NODES  100000
+#define MAX_DEPTH  32
+
+/*
+ * One problem, one line: a message quotes the file's own text (keys, values),
+ * which may hold newlines or terminal control characters; those are written as
+ * \n, \t, \xNN (C1 controls as \u00NN). A message cut to fit ends in "...",
+ * never in half a UTF-8 sequence.
+ */
+static void put_message(struct strbuf *sb, const char *msg, bool cut)
+{
+    size_t len = strlen(msg);
+
+    if (cut) {
+        while (len > 0 && ((unsigned char)msg[len - 1] & 0xc0) == 0x80)
+            len--;
+        if (len > 0 && (unsigned char)msg[len - 1] >= 0xc0)
+            len--;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)msg[i];
+
+        if (c == '\n')
+            strbuf_puts(sb, "\\n");
+        else if (c == '\t')
+            strbuf_puts(sb, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            strbuf_printf(sb, "\\x%02x", c);
+        else if (c == 0xc2 && i + 1 < len && (unsigned char)msg[i + 1] >= 0x80 &&
+                 (unsigned char)msg[i + 1] <= 0x9f)
+            strbuf_printf(sb, "\\u%04x", (unsigned char)msg[++i]);
+        else
+            strbuf_putc(sb, (char)c);
+    }
+    if (cut)
+        strbuf_puts(sb, "...");
+}
 
 static void __attribute__((format(printf, 3, 4)))
 report(struct loader *ld, const yaml_node_t *at, const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
+    int n;
 
     ld->nerrs++;
     if (ld->nerrs > MAX_ERRORS)
@@ -342,8 +380,9 @@ report(struct loader *ld, const yaml_node_t *at, const char *fmt, ...)
     else
         strbuf_printf(ld->errs, "%s: ", ld->name);
     va_start(ap, fmt);
-    strbuf_vprintf(ld->errs, fmt, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    put_message(ld->errs, n < 0 ? "cannot format the message" : msg, n >= (int)sizeof(msg));
     strbuf_putc(ld->errs, '\n');
 }
 
@@ -661,6 +700,7 @@ static void load_section(struct loader *ld, const yaml_node_t *map, const struct
                          const char *path)
 {
     const yaml_node_pair_t *seen_start;
+    uint32_t seen = 0; /* bit i: keys[i] was given */
 
     if (map->type != YAML_MAPPING_NODE) {
         report(ld, map, "'%s' must be a mapping of keys, got %s", *path ? path : "the document",
@@ -688,21 +728,31 @@ static void load_section(struct loader *ld, const yaml_node_t *map, const struct
             continue;
         }
         name = (const char *)kn->data.scalar.value;
-        for (const yaml_node_pair_t *q = seen_start; q < p; q++) {
-            const yaml_node_t *qk = yaml_document_get_node(ld->doc, q->key);
-            if (qk && qk->type == YAML_SCALAR_NODE &&
-                !strcmp((const char *)qk->data.scalar.value, name))
-                dup = true;
+        for (k = keys; k->name; k++)
+            if (!strcmp(k->name, name))
+                break;
+        /*
+         * Repeated? For a schema key its bit says so. Any other key is an error
+         * either way, only its message tells "duplicate" from "unknown": look back
+         * while messages are still shown, not for each of 100000 keys (quadratic).
+         */
+        if (k->name && k - keys < 32) {
+            dup = seen & (UINT32_C(1) << (k - keys));
+            seen |= UINT32_C(1) << (k - keys);
+        } else if (k->name || ld->nerrs < MAX_ERRORS) {
+            for (const yaml_node_pair_t *q = seen_start; q < p && !dup; q++) {
+                const yaml_node_t *qk = yaml_document_get_node(ld->doc, q->key);
+                if (qk && qk->type == YAML_SCALAR_NODE &&
+                    !strcmp((const char *)qk->data.scalar.value, name))
+                    dup = true;
+            }
         }
         if (dup) {
             report(ld, kn, "duplicate key '%s%s%s'", path, *path ? "." : "", name);
             continue;
         }
-        for (k = keys; k->name; k++)
-            if (!strcmp(k->name, name))
-                break;
         if (!k->name) {
-            const char *hint = suggest(keys, name);
+            const char *hint = ld->nerrs < MAX_ERRORS ? suggest(keys, name) : NULL;
             char shown[80];
             snprintf(shown, sizeof(shown), "%.64s%s", name, strlen(name) > 64 ? "..." : "");
             if (hint)
@@ -738,6 +788,47 @@ static void check_semantics(struct loader *ld, const yaml_node_t *root)
         report(ld, root, "'agent.node_id' must be 1 to 128 characters");
 }
 
+/*
+ * libyaml's scanner takes time quadratic in the nesting of flow collections (a
+ * file of 1 MB of "[": minutes), and no valid configuration nests deeper than 4
+ * levels. So a first pass over the events stops at MAX_DEPTH, before a document
+ * is built; *ret_mark: where. A syntax error ends it quietly: the load reports it.
+ */
+static bool too_deep(const char *buf, size_t len, yaml_mark_t *ret_mark)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    unsigned depth = 0;
+    bool deep = false, done = false;
+
+    if (!yaml_parser_initialize(&parser))
+        return false;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+    while (!deep && !done && yaml_parser_parse(&parser, &ev)) {
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > MAX_DEPTH) {
+                *ret_mark = ev.start_mark;
+                deep = true;
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return deep;
+}
+
 int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len,
                        struct strbuf *errs)
 {
@@ -745,11 +836,17 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
     yaml_document_t doc;
     struct loader ld = {.name = name, .doc = &doc, .cfg = cfg, .errs = errs};
     yaml_node_t *root;
+    yaml_mark_t deep_at;
     int r = 0;
 
     if (len > CONFIG_MAX_FILE_SIZE) {
         strbuf_printf(errs, "%s: larger than %zu bytes\n", name, CONFIG_MAX_FILE_SIZE);
         return -EFBIG;
+    }
+    if (too_deep(buf, len, &deep_at)) {
+        strbuf_printf(errs, "%s:%zu:%zu: nested deeper than %d levels\n", name, deep_at.line + 1,
+                      deep_at.column + 1, MAX_DEPTH);
+        return -EINVAL;
     }
     if (!yaml_parser_initialize(&parser)) {
         strbuf_printf(errs, "%s: out of memory\n", name);
