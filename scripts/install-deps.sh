@@ -6,9 +6,10 @@
 set -eu
 
 pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev"
-# test: the independent tools the accuracy tests compare against, and the
+# test: the independent tools the accuracy tests compare against, clang (the tree
+# must build warning-free with it too), and the
 # network/disk plumbing they build (namespaces, veth, loop devices, nftables)
-pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates"
+pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang"
 pkgs_bench="sysstat collectd-core valgrind"
 pkgs_fuzz="clang"
 

@@ -247,6 +247,25 @@ static int dup_strings(struct config *dst, const struct config *src, const struc
     return 0;
 }
 
+static void walk_keys(const struct key *keys, const char *prefix,
+                      void (*fn)(void *ctx, const char *path, bool is_section), void *ctx)
+{
+    char path[256];
+
+    for (const struct key *k = keys; k->name; k++) {
+        bool section = k->type == T_SECTION || k->type == T_SECTION_OPT;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k->name);
+        fn(ctx, path, section);
+        if (section)
+            walk_keys(k->section, path, fn, ctx);
+    }
+}
+
+void config_foreach_key(void (*fn)(void *ctx, const char *path, bool is_section), void *ctx)
+{
+    walk_keys(root_keys, "", fn, ctx);
+}
+
 void config_done(struct config *cfg)
 {
     if (!cfg)

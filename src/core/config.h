@@ -121,6 +121,10 @@ int config_load_file(struct config *cfg, const char *path, struct strbuf *errs);
  */
 int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs);
 
+/* Calls fn with the dotted path of every key the schema accepts ("monitoring.logging.level"),
+ * leaves and sections alike, parents first. */
+void config_foreach_key(void (*fn)(void *ctx, const char *path, bool is_section), void *ctx);
+
 /* Deep copy; -ENOMEM. */
 int config_copy(struct config *dst, const struct config *src);
 

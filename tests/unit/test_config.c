@@ -335,6 +335,87 @@ static void resolve_fills_host_values(void **state)
     }
 }
 
+/* A problem is one line, whatever the file holds; messages that quote it escape it. */
+static void messages_stay_on_one_line(void **state)
+{
+    struct config c;
+    const char *nl;
+
+    (void)state;
+    assert_int_equal(load(&c, "alerts: {\"web\\nhook\\x1b[31m\": 1}\n"), -EINVAL);
+    assert_non_null(strstr(errs.buf, "unknown key 'web\\nhook\\x1b[31m' in 'alerts'"));
+    nl = strchr(errs.buf, '\n');
+    assert_non_null(nl);
+    assert_int_equal(nl[1], '\0'); /* exactly one line */
+    config_done(&c);
+}
+
+static void nesting_and_size_are_bounded(void **state)
+{
+    struct config c;
+    struct strbuf y;
+
+    (void)state;
+    /* libyaml is quadratic in flow nesting: refused before it is parsed further */
+    strbuf_init(&y, 0);
+    strbuf_puts(&y, "agent: {net_exclude: ");
+    for (int i = 0; i < 200000; i++)
+        strbuf_putc(&y, '[');
+    assert_int_equal(load(&c, y.buf), -EINVAL);
+    assert_non_null(strstr(errs.buf, "nested deeper than 32 levels"));
+    config_done(&c);
+    /* many keys: linear, and the messages stop at a bound */
+    strbuf_reset(&y);
+    strbuf_puts(&y, "{");
+    for (int i = 0; i < 60000; i++) /* 660 KB, under the 1 MiB file limit */
+        strbuf_printf(&y, "k%d: 1, ", i);
+    strbuf_puts(&y, "}\n");
+    assert_int_equal(load(&c, y.buf), -EINVAL);
+    assert_non_null(strstr(errs.buf, "59950 more errors not shown"));
+    config_done(&c);
+    strbuf_done(&y);
+}
+
+struct doc_check {
+    const char *text;
+    unsigned missing;
+};
+
+static void key_documented(void *ctx, const char *path, bool is_section)
+{
+    struct doc_check *dc = ctx;
+    char want[300];
+
+    if (is_section && strcmp(path, "visualization.grafana") != 0)
+        return;
+    snprintf(want, sizeof(want), "`%s`", path);
+    if (!strstr(dc->text, want)) {
+        print_error("docs/config.md does not document %s\n", want);
+        dc->missing++;
+    }
+}
+
+/* docs/config.md documents every key the schema accepts. */
+static void every_key_is_documented(void **state)
+{
+    char path[4096];
+    static char buf[1 << 17];
+    const char *src = getenv("ARTHAMON_SRC");
+    struct doc_check dc = {.text = buf};
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/docs/config.md", src ? src : ".");
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    config_foreach_key(key_documented, &dc);
+    assert_int_equal(dc.missing, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -352,10 +433,17 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seed_defaults),         cmocka_unit_test(deploy_file_is_the_defaults),
-        cmocka_unit_test(values_load),           cmocka_unit_test(errors_name_the_place),
-        cmocka_unit_test(alias_bomb_is_bounded), cmocka_unit_test(oversized_inputs),
-        cmocka_unit_test(file_errors),           cmocka_unit_test(resolve_fills_host_values),
+        cmocka_unit_test(seed_defaults),
+        cmocka_unit_test(deploy_file_is_the_defaults),
+        cmocka_unit_test(values_load),
+        cmocka_unit_test(errors_name_the_place),
+        cmocka_unit_test(alias_bomb_is_bounded),
+        cmocka_unit_test(oversized_inputs),
+        cmocka_unit_test(file_errors),
+        cmocka_unit_test(resolve_fills_host_values),
+        cmocka_unit_test(messages_stay_on_one_line),
+        cmocka_unit_test(nesting_and_size_are_bounded),
+        cmocka_unit_test(every_key_is_documented),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
