@@ -18,13 +18,14 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "common/nametab.h"
 #include "common/procfile.h"
 #include "procparse.h"
 
 #define MAX_DEVICES 4096
 
 struct dev {
-    char name[32];
+    char name[NAMETAB_NAME];
     bool real;
     bool seen;    /* has a baseline */
     bool present; /* in this tick's diskstats */
@@ -35,16 +36,14 @@ struct disk_state {
     struct procfile *diskstats;
     char *sysfs_root;
     char *disk_path;
-    struct dev *devs;
-    size_t ndevs, cap;
-    size_t hint; /* diskstats keeps its order: the next line is usually the next device */
+    struct nametab devs;
     bool first;
 
     /* per-tick accumulation */
     uint64_t d_reads, d_sectors_read, d_writes, d_sectors_written;
     uint64_t t_reads, t_sectors_read, t_writes, t_sectors_written;
     unsigned nreal;
-    bool reset_seen, full;
+    bool reset_seen;
 
     struct log_once fail, statvfs_fail, reset, too_many, none_real;
 };
@@ -69,33 +68,11 @@ static bool classify(const struct disk_state *st, const char *name)
 
 static struct dev *lookup(struct disk_state *st, const char *name)
 {
-    struct dev *d;
+    bool added;
+    struct dev *d = nametab_get(&st->devs, name, &added);
 
-    if (st->hint < st->ndevs && !strcmp(st->devs[st->hint].name, name))
-        return &st->devs[st->hint++];
-    for (size_t i = 0; i < st->ndevs; i++) {
-        if (!strcmp(st->devs[i].name, name)) {
-            st->hint = i + 1;
-            return &st->devs[i];
-        }
-    }
-    if (st->ndevs >= MAX_DEVICES) {
-        st->full = true;
-        return NULL;
-    }
-    if (st->ndevs == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 32;
-        struct dev *nd = realloc(st->devs, cap * sizeof(*nd));
-        if (!nd)
-            return NULL;
-        st->devs = nd;
-        st->cap = cap;
-    }
-    d = &st->devs[st->ndevs++];
-    memset(d, 0, sizeof(*d));
-    snprintf(d->name, sizeof(d->name), "%s", name);
-    d->real = classify(st, name);
-    st->hint = st->ndevs;
+    if (d && added)
+        d->real = classify(st, name);
     return d;
 }
 
@@ -139,7 +116,7 @@ static void disk_fini(void *state)
     procfile_free(st->diskstats);
     free(st->sysfs_root);
     free(st->disk_path);
-    free(st->devs);
+    nametab_done(&st->devs);
     free(st);
 }
 
@@ -161,6 +138,7 @@ static int disk_init(const struct coll_env *env, void **ret_state)
         disk_fini(st);
         return r;
     }
+    nametab_init(&st->devs, sizeof(struct dev), MAX_DEVICES);
     st->first = true;
     *ret_state = st;
     return 0;
@@ -202,20 +180,22 @@ static int disk_collect(void *state, struct snapshot *snap, const struct coll_ti
     st->d_reads = st->d_sectors_read = st->d_writes = st->d_sectors_written = 0;
     st->t_reads = st->t_sectors_read = st->t_writes = st->t_sectors_written = 0;
     st->nreal = 0;
-    st->reset_seen = st->full = false;
-    st->hint = 0;
-    for (size_t i = 0; i < st->ndevs; i++)
-        st->devs[i].present = false;
+    st->reset_seen = false;
+    nametab_rewind(&st->devs);
+    for (size_t i = 0; i < st->devs.n; i++)
+        ((struct dev *)nametab_at(&st->devs, i))->present = false;
     bad = pp_diskstats(st->diskstats->buf, st->diskstats->len, on_line, st);
     /* a device that vanished starts again from a baseline if it returns */
-    for (size_t i = 0; i < st->ndevs; i++)
-        if (!st->devs[i].present)
-            st->devs[i].seen = false;
+    for (size_t i = 0; i < st->devs.n; i++) {
+        struct dev *d = nametab_at(&st->devs, i);
+        if (!d->present)
+            d->seen = false;
+    }
     if (bad > 0)
         log_once_warn(&st->fail, "%s: %d malformed lines skipped", st->diskstats->path, bad);
     else
         log_once_clear(&st->fail, "%s well-formed again", st->diskstats->path);
-    if (st->full)
+    if (st->devs.full)
         log_once_warn(&st->too_many, "more than %d block devices; the rest are not counted",
                       MAX_DEVICES);
     if (st->reset_seen)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "common/nametab.h"
 #include "common/procfile.h"
 #include "procparse.h"
 #include "p2p.h"
@@ -21,7 +22,7 @@
 #define MAX_IFACES 1024
 
 struct iface {
-    char name[32];
+    char name[NAMETAB_NAME];
     bool excluded;
     bool seen;
     bool present;
@@ -35,10 +36,9 @@ struct network_state {
     uint16_t ports[CONFIG_MAX_LIST];
     size_t nports;
 
-    struct iface *ifs;
-    size_t nifs, cap, hint;
+    struct nametab ifs;
     uint64_t d_rx, d_tx, t_rx, t_tx;
-    bool reset_seen, full;
+    bool reset_seen;
 
     struct tcp_snmp snmp_prev;
     bool have_snmp;
@@ -60,33 +60,11 @@ static bool is_excluded(const struct network_state *st, const char *name)
 
 static struct iface *lookup(struct network_state *st, const char *name)
 {
-    struct iface *f;
+    bool added;
+    struct iface *f = nametab_get(&st->ifs, name, &added);
 
-    if (st->hint < st->nifs && !strcmp(st->ifs[st->hint].name, name))
-        return &st->ifs[st->hint++];
-    for (size_t i = 0; i < st->nifs; i++) {
-        if (!strcmp(st->ifs[i].name, name)) {
-            st->hint = i + 1;
-            return &st->ifs[i];
-        }
-    }
-    if (st->nifs >= MAX_IFACES) {
-        st->full = true;
-        return NULL;
-    }
-    if (st->nifs == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 16;
-        struct iface *n = realloc(st->ifs, cap * sizeof(*n));
-        if (!n)
-            return NULL;
-        st->ifs = n;
-        st->cap = cap;
-    }
-    f = &st->ifs[st->nifs++];
-    memset(f, 0, sizeof(*f));
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    f->excluded = is_excluded(st, name);
-    st->hint = st->nifs;
+    if (f && added)
+        f->excluded = is_excluded(st, name);
     return f;
 }
 
@@ -127,7 +105,7 @@ static void network_fini(void *state)
     for (size_t i = 0; i < st->exclude.n; i++)
         free(st->exclude.v[i]);
     free(st->exclude.v);
-    free(st->ifs);
+    nametab_done(&st->ifs);
     free(st);
 }
 
@@ -171,6 +149,7 @@ static int network_init(const struct coll_env *env, void **ret_state)
             log_warn("sock_diag netlink unavailable; counting P2P connections from "
                      "/proc/net/tcp*, without latency");
     }
+    nametab_init(&st->ifs, sizeof(struct iface), MAX_IFACES);
     st->first = true;
     *ret_state = st;
     return 0;
@@ -255,19 +234,21 @@ static int network_collect(void *state, struct snapshot *snap, const struct coll
         ret = (int)n;
     } else {
         st->d_rx = st->d_tx = st->t_rx = st->t_tx = 0;
-        st->reset_seen = st->full = false;
-        st->hint = 0;
-        for (size_t i = 0; i < st->nifs; i++)
-            st->ifs[i].present = false;
+        st->reset_seen = false;
+        nametab_rewind(&st->ifs);
+        for (size_t i = 0; i < st->ifs.n; i++)
+            ((struct iface *)nametab_at(&st->ifs, i))->present = false;
         bad = pp_net_dev(st->dev->buf, st->dev->len, on_iface, st);
-        for (size_t i = 0; i < st->nifs; i++)
-            if (!st->ifs[i].present)
-                st->ifs[i].seen = false;
+        for (size_t i = 0; i < st->ifs.n; i++) {
+            struct iface *f = nametab_at(&st->ifs, i);
+            if (!f->present)
+                f->seen = false;
+        }
         if (bad > 0)
             log_once_warn(&st->dev_fail, "%s: %d malformed lines skipped", st->dev->path, bad);
         else
             log_once_clear(&st->dev_fail, "%s well-formed again", st->dev->path);
-        if (st->full)
+        if (st->ifs.full)
             log_once_warn(&st->too_many, "more than %d interfaces; the rest are not counted",
                           MAX_IFACES);
         if (st->reset_seen)

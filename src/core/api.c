@@ -38,79 +38,56 @@ const char *am_strerror(int err)
     return strerror(err < 0 ? -err : err);
 }
 
-static int finish_new(struct config *cfg, struct strbuf *errs, char *errbuf, size_t errlen,
-                      am_monitor **ret)
+/* Loads the configuration (a file, YAML text, or neither: the defaults) and builds
+ * the monitor; on failure the configuration's messages go to errbuf. */
+static int monitor_from(const char *path, const char *yaml, size_t len, char *errbuf, size_t errlen,
+                        am_monitor **ret)
 {
-    am_monitor *am;
-    int r;
+    struct config cfg;
+    struct strbuf errs;
+    am_monitor *am = NULL;
+    int r = 0;
 
-    r = config_resolve(cfg, true, errs);
-    if (r < 0)
-        goto out;
-    config_apply_logging(cfg);
-    if (hook_box.fn)
-        log_set_stdout(false); /* the embedding node's handler replaces stdout */
-    am = calloc(1, sizeof(*am));
-    if (!am) {
-        r = -ENOMEM;
-        goto out;
+    config_defaults(&cfg);
+    strbuf_init(&errs, 64 * 1024);
+    if (path)
+        r = config_load_file(&cfg, path, &errs);
+    else if (yaml)
+        r = config_load_buffer(&cfg, "<yaml>", yaml, len, &errs);
+    if (r == 0)
+        r = config_resolve(&cfg, true, &errs);
+    if (r == 0) {
+        config_apply_logging(&cfg);
+        if (hook_box.fn)
+            log_set_stdout(false); /* the embedding node's handler replaces stdout */
+        am = calloc(1, sizeof(*am));
+        if (am)
+            am->m = monitor_new(&cfg);
+        if (!am || !am->m) {
+            free(am);
+            r = -ENOMEM;
+        }
     }
-    am->m = monitor_new(cfg);
-    if (!am->m) {
-        free(am);
-        r = -ENOMEM;
-        goto out;
-    }
-    *ret = am;
-out:
     if (r < 0 && errbuf && errlen)
-        snprintf(errbuf, errlen, "%s", errs->buf ? errs->buf : am_strerror(r));
-    config_done(cfg);
-    strbuf_done(errs);
+        snprintf(errbuf, errlen, "%s", errs.buf ? errs.buf : am_strerror(r));
+    if (r == 0)
+        *ret = am;
+    config_done(&cfg);
+    strbuf_done(&errs);
     return r;
 }
 
 int am_monitor_new(const char *config_path, char *errbuf, size_t errlen, am_monitor **ret_monitor)
 {
-    struct config cfg;
-    struct strbuf errs;
-    int r;
-
-    config_defaults(&cfg);
-    strbuf_init(&errs, 64 * 1024);
-    if (config_path) {
-        r = config_load_file(&cfg, config_path, &errs);
-        if (r < 0) {
-            if (errbuf && errlen)
-                snprintf(errbuf, errlen, "%s", errs.buf ? errs.buf : am_strerror(r));
-            config_done(&cfg);
-            strbuf_done(&errs);
-            return r;
-        }
-    }
-    return finish_new(&cfg, &errs, errbuf, errlen, ret_monitor);
+    return monitor_from(config_path, NULL, 0, errbuf, errlen, ret_monitor);
 }
 
 int am_monitor_new_yaml(const char *yaml, size_t len, char *errbuf, size_t errlen,
                         am_monitor **ret_monitor)
 {
-    struct config cfg;
-    struct strbuf errs;
-    int r;
-
     if (!yaml)
         return -EINVAL;
-    config_defaults(&cfg);
-    strbuf_init(&errs, 64 * 1024);
-    r = config_load_buffer(&cfg, "<yaml>", yaml, len, &errs);
-    if (r < 0) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "%s", errs.buf ? errs.buf : am_strerror(r));
-        config_done(&cfg);
-        strbuf_done(&errs);
-        return r;
-    }
-    return finish_new(&cfg, &errs, errbuf, errlen, ret_monitor);
+    return monitor_from(NULL, yaml, len, errbuf, errlen, ret_monitor);
 }
 
 int am_monitor_start(am_monitor *m)
