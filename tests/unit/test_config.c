@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "testutil.h"
 
 static struct strbuf errs;
 
@@ -398,20 +399,11 @@ static void key_documented(void *ctx, const char *path, bool is_section)
 /* docs/config.md documents every key the schema accepts. */
 static void every_key_is_documented(void **state)
 {
-    char path[4096];
     static char buf[1 << 17];
-    const char *src = getenv("ARTHAMON_SRC");
     struct doc_check dc = {.text = buf};
-    FILE *f;
-    size_t n;
 
     (void)state;
-    snprintf(path, sizeof(path), "%s/docs/config.md", src ? src : ".");
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
+    assert_true(read_source_file("docs/config.md", buf, sizeof(buf)) > 0);
     config_foreach_key(key_documented, &dc);
     assert_int_equal(dc.missing, 0);
 }

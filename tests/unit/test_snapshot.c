@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/snapshot.h"
+#include "testutil.h"
 
 static char *to_json(const struct snapshot *s, struct strbuf *sb)
 {
@@ -261,18 +262,11 @@ static void references(void **state)
 /* docs/metrics.md lists every figure the table can produce, by its full name. */
 static void every_series_is_documented(void **state)
 {
-    char path[4096], buf[1 << 17], want[160];
-    const char *src = getenv("ARTHAMON_SRC");
-    FILE *f;
-    size_t n;
+    static char buf[1 << 17];
+    char want[160];
 
     (void)state;
-    snprintf(path, sizeof(path), "%s/docs/metrics.md", src ? src : ".");
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
+    assert_true(read_source_file("docs/metrics.md", buf, sizeof(buf)) > 0);
     for (size_t i = 0; i < series_table_len; i++) {
         snprintf(want, sizeof(want), "`%s`", series_table[i].name);
         if (!strstr(buf, want)) {
