@@ -15,7 +15,7 @@
  *      bytecode checked as the kernel would check and run it; for a lookup the
  *      socket (family, state, inet_diag_sockid as raw bytes)
  *   12 counter_delta on two 8-byte counters
- *   13-15 every text parser and sockdiag_parse on the same input
+ *   13-15 every text parser and sockdiag_parse_each on the same input
  */
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -138,8 +138,6 @@ static void fuzz_single(const char *buf, size_t size)
     CHECK(ri != 0 || i < 0 || ru == 0);
 }
 
-static const uint16_t p2p_ports[] = {30303, 9000};
-
 struct each_ctx {
     unsigned socks, errs;
     int first_err;
@@ -161,18 +159,12 @@ static void on_err(void *ctx, uint32_t seq, int err)
 
 static void fuzz_sockdiag_parse(const char *buf, size_t size)
 {
-    struct p2p_acc acc = {0};
     struct each_ctx c = {0};
-    int r = sockdiag_parse(buf, size, p2p_ports, 2, &acc);
     int re = sockdiag_parse_each(buf, size, on_sock, on_err, &c);
 
     CHECK(re == 0 || re == 1 || re == -EBADMSG);
-    /* sockdiag_parse is the walk with the first kernel error, if any, as its result */
-    CHECK(r == (c.errs ? c.first_err : re));
-    /* at most one connection per message, one RTT per connection */
+    /* every socket and error is one message of at least a header */
     CHECK((c.socks + c.errs) * NLMSG_HDRLEN <= size);
-    CHECK(acc.connections <= c.socks && acc.rtt_n <= acc.connections);
-    CHECK(acc.rtt_sum_us >= 0);
 }
 
 static bool port_listed(const uint16_t *ports, size_t n, unsigned port)
@@ -373,17 +365,6 @@ static void fuzz_sockdiag_request(const uint8_t *data, size_t size)
         }
         CHECK(bc_run(bc, bclen, probe[0], probe[1]) ==
               (port_listed(ports, nports, probe[0]) || port_listed(ports, nports, probe[1])));
-    }
-    /* the per-family request is the same dump, for one family only */
-    if (family == AF_INET || family == AF_INET6) {
-        unsigned char *again = malloc(buflen ? buflen : 1);
-        if (again) {
-            CHECK(sockdiag_build_request(family, ports, nports, 7, again, buflen) == len);
-            CHECK(len < 0 || memcmp(buf, again, (size_t)len) == 0);
-            free(again);
-        }
-    } else {
-        CHECK(sockdiag_build_request(family, ports, nports, 7, buf, buflen) == -EINVAL);
     }
     free(buf);
 }

@@ -85,17 +85,6 @@ int pp_stat(const char *buf, size_t len, struct cpu_times *total, struct cpu_tim
     return 0;
 }
 
-uint64_t cpu_times_busy(const struct cpu_times *t)
-{
-    return t->v[CPU_USER] + t->v[CPU_NICE] + t->v[CPU_SYSTEM] + t->v[CPU_IRQ] + t->v[CPU_SOFTIRQ] +
-           t->v[CPU_STEAL];
-}
-
-uint64_t cpu_times_total(const struct cpu_times *t)
-{
-    return cpu_times_busy(t) + t->v[CPU_IDLE] + t->v[CPU_IOWAIT];
-}
-
 /* ---- /proc/meminfo ---- */
 
 int pp_meminfo(const char *buf, size_t len, struct meminfo *ret)

@@ -45,10 +45,6 @@ struct cpu_times {
 int pp_stat(const char *buf, size_t len, struct cpu_times *total, struct cpu_times *cores,
             bool *online, unsigned max_cores, unsigned *ret_max_id);
 
-/* Busy and total jiffies of a cpu_times (guest time is already inside user/nice). */
-uint64_t cpu_times_busy(const struct cpu_times *t);
-uint64_t cpu_times_total(const struct cpu_times *t);
-
 /* ---- /proc/meminfo ---- */
 
 enum {

@@ -92,14 +92,6 @@ int sockdiag_build_dump(int family, const uint16_t *ports, size_t nports, uint32
     return (int)len;
 }
 
-int sockdiag_build_request(int family, const uint16_t *ports, size_t nports, uint32_t seq,
-                           void *buf, size_t buflen)
-{
-    if (family != AF_INET && family != AF_INET6)
-        return -EINVAL;
-    return sockdiag_build_dump(family, ports, nports, seq, buf, buflen);
-}
-
 int sockdiag_build_lookup(const struct diag_sock *s, uint32_t seq, void *buf, size_t buflen)
 {
     struct nlmsghdr *nlh = buf;
@@ -176,53 +168,6 @@ int sockdiag_parse_each(const void *buf, size_t len, sockdiag_sock_fn fn, sockdi
         left -= adv;
     }
     return 0;
-}
-
-struct acc_ctx {
-    const uint16_t *ports;
-    size_t nports;
-    struct p2p_acc *acc;
-    int err;
-};
-
-static void acc_sock(void *ctx, uint32_t seq, const struct diag_sock *s)
-{
-    struct acc_ctx *c = ctx;
-    unsigned sport = ntohs(s->id.idiag_sport), dport = ntohs(s->id.idiag_dport);
-
-    (void)seq;
-    if (s->state != 1)
-        return;
-    for (size_t i = 0; i < c->nports; i++) {
-        if (c->ports[i] == sport || c->ports[i] == dport) {
-            c->acc->connections++;
-            if (s->rtt_us > 0) {
-                c->acc->rtt_sum_us += s->rtt_us;
-                c->acc->rtt_n++;
-            }
-            return;
-        }
-    }
-}
-
-static void acc_err(void *ctx, uint32_t seq, int err)
-{
-    struct acc_ctx *c = ctx;
-
-    (void)seq;
-    if (!c->err)
-        c->err = err;
-}
-
-int sockdiag_parse(const void *buf, size_t len, const uint16_t *ports, size_t nports,
-                   struct p2p_acc *acc)
-{
-    struct acc_ctx c = {.ports = ports, .nports = nports, .acc = acc};
-    int r = sockdiag_parse_each(buf, len, acc_sock, acc_err, &c);
-
-    if (c.err)
-        return c.err;
-    return r;
 }
 
 /* ---- I/O ---- */

@@ -48,9 +48,6 @@ typedef void (*sockdiag_err_fn)(void *ctx, uint32_t seq, int err);
  */
 int sockdiag_build_dump(int family, const uint16_t *ports, size_t nports, uint32_t seq, void *buf,
                         size_t buflen);
-/* The per-family dump request (sockdiag_build_dump with AF_INET or AF_INET6). */
-int sockdiag_build_request(int family, const uint16_t *ports, size_t nports, uint32_t seq,
-                           void *buf, size_t buflen);
 /* Builds an exact-lookup request for the socket s; returns the length or -ENOBUFS. */
 int sockdiag_build_lookup(const struct diag_sock *s, uint32_t seq, void *buf, size_t buflen);
 
@@ -61,17 +58,6 @@ int sockdiag_build_lookup(const struct diag_sock *s, uint32_t seq, void *buf, si
  */
 int sockdiag_parse_each(const void *buf, size_t len, sockdiag_sock_fn fn, sockdiag_err_fn efn,
                         void *ctx);
-
-struct p2p_acc {
-    uint64_t connections;
-    uint64_t rtt_n;    /* connections that reported an RTT */
-    double rtt_sum_us; /* sum of tcpi_rtt */
-};
-
-/* Adds the ESTABLISHED sockets of one dump datagram on `ports` to acc. Returns 1 at
- * NLMSG_DONE, 0 if more follows, or a negative errno (a kernel error, a malformed message). */
-int sockdiag_parse(const void *buf, size_t len, const uint16_t *ports, size_t nports,
-                   struct p2p_acc *acc);
 
 /* ---- I/O ---- */
 

@@ -222,14 +222,34 @@ static void request_limits(void **state)
     (void)state;
     for (int i = 0; i <= SOCKDIAG_MAX_PORTS; i++)
         ports[i] = (uint16_t)(1000 + i);
-    assert_int_equal(sockdiag_build_request(AF_INET, ports, 0, 1, buf, sizeof(buf)), -EINVAL);
-    assert_int_equal(sockdiag_build_request(AF_UNIX, ports, 1, 1, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(sockdiag_build_dump(AF_INET, ports, 0, 1, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(sockdiag_build_dump(AF_UNIX, ports, 1, 1, buf, sizeof(buf)), -EINVAL);
+    assert_true(sockdiag_build_dump(SOCKDIAG_ALL_FAMILIES, ports, 1, 1, buf, sizeof(buf)) > 0);
     assert_int_equal(
-        sockdiag_build_request(AF_INET, ports, SOCKDIAG_MAX_PORTS + 1, 1, buf, sizeof(buf)),
-        -EINVAL);
-    assert_true(sockdiag_build_request(AF_INET, ports, SOCKDIAG_MAX_PORTS, 1, buf, sizeof(buf)) >
-                0);
-    assert_int_equal(sockdiag_build_request(AF_INET, ports, 2, 1, buf, 32), -ENOBUFS);
+        sockdiag_build_dump(AF_INET, ports, SOCKDIAG_MAX_PORTS + 1, 1, buf, sizeof(buf)), -EINVAL);
+    assert_true(sockdiag_build_dump(AF_INET, ports, SOCKDIAG_MAX_PORTS, 1, buf, sizeof(buf)) > 0);
+    assert_int_equal(sockdiag_build_dump(AF_INET, ports, 2, 1, buf, 32), -ENOBUFS);
+}
+
+struct counts {
+    unsigned socks, errs;
+    int err;
+};
+
+static void count_sock(void *ctx, uint32_t seq, const struct diag_sock *s)
+{
+    (void)seq;
+    (void)s;
+    ((struct counts *)ctx)->socks++;
+}
+
+static void count_err(void *ctx, uint32_t seq, int err)
+{
+    struct counts *c = ctx;
+
+    (void)seq;
+    c->errs++;
+    c->err = err;
 }
 
 static void parser_refuses_bad_replies(void **state)
@@ -240,15 +260,18 @@ static void parser_refuses_bad_replies(void **state)
     } err = {.h = {.nlmsg_len = sizeof(err), .nlmsg_type = NLMSG_ERROR}, .e = {.error = -EPERM}};
     struct nlmsghdr done = {.nlmsg_len = sizeof(done), .nlmsg_type = NLMSG_DONE};
     struct nlmsghdr bad = {.nlmsg_len = 4000, .nlmsg_type = SOCK_DIAG_BY_FAMILY};
-    struct p2p_acc acc = {0};
-    uint16_t port = 30303;
+    struct counts c = {0};
 
     (void)state;
-    assert_int_equal(sockdiag_parse(&err, sizeof(err), &port, 1, &acc), -EPERM);
-    assert_int_equal(sockdiag_parse(&done, sizeof(done), &port, 1, &acc), 1);
-    assert_int_equal(sockdiag_parse(&bad, sizeof(bad), &port, 1, &acc), -EBADMSG);
-    assert_int_equal(sockdiag_parse(&done, 3, &port, 1, &acc), 0); /* too short: nothing */
-    assert_int_equal(acc.connections, 0);
+    assert_int_equal(sockdiag_parse_each(&err, sizeof(err), count_sock, count_err, &c), 0);
+    assert_int_equal(c.errs, 1);
+    assert_int_equal(c.err, -EPERM);
+    assert_int_equal(sockdiag_parse_each(&done, sizeof(done), count_sock, count_err, &c), 1);
+    assert_int_equal(sockdiag_parse_each(&bad, sizeof(bad), count_sock, count_err, &c), -EBADMSG);
+    /* too short for a header: nothing read */
+    assert_int_equal(sockdiag_parse_each(&done, 3, count_sock, count_err, &c), 0);
+    assert_int_equal(c.socks, 0);
+    assert_int_equal(c.errs, 1);
 }
 
 int main(void)
