@@ -79,25 +79,16 @@ static int grow(struct cpu_state *st, unsigned want)
     return 0;
 }
 
+/* A one-line sysfs attribute such as hwmon's "name", without its newline. */
 static bool read_small(const char *root, const char *rel, char *out, size_t outlen)
 {
-    struct procfile *pf;
-    bool ok = false;
+    long n = read_file_once(root, rel, out, outlen);
 
-    if (procfile_open(root, rel, &pf) < 0)
+    if (n <= 0)
         return false;
-    if (procfile_read(pf) > 0) {
-        size_t n = pf->len;
-        while (n && (pf->buf[n - 1] == '\n' || pf->buf[n - 1] == ' '))
-            n--;
-        if (n < outlen) {
-            memcpy(out, pf->buf, n);
-            out[n] = '\0';
-            ok = true;
-        }
-    }
-    procfile_free(pf);
-    return ok;
+    while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
+        out[--n] = '\0';
+    return true;
 }
 
 static bool name_in(const char *name, const char *const *list)

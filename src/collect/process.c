@@ -10,7 +10,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,47 +45,21 @@ struct process_state {
 static int read_pidfile(const char *path, int64_t *ret_pid)
 {
     char buf[64];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    long n = read_file_once(path[0] == '/' ? "/" : ".", path, buf, sizeof(buf));
 
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
     if (n <= 0)
-        return -EINVAL;
-    buf[n] = '\0';
+        return n < 0 ? (int)n : -EINVAL;
     return pp_single_i64(buf, (size_t)n, ret_pid) == 0 && *ret_pid > 0 ? 0 : -EINVAL;
-}
-
-/* Small whole-file read under the proc root, for the name scan only. */
-static ssize_t read_rel(const char *root, const char *rel, char *buf, size_t len)
-{
-    char path[4096];
-    ssize_t n;
-    int fd;
-
-    if (path_join(path, sizeof(path), root, rel) < 0)
-        return -ENAMETOOLONG;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, len - 1);
-    close(fd);
-    if (n < 0)
-        return -errno;
-    buf[n] = '\0';
-    return n;
 }
 
 static bool name_matches(const struct process_state *st, const char *pidstr)
 {
     char rel[300], buf[4096];
-    ssize_t n;
+    long n;
     const char *base;
 
     snprintf(rel, sizeof(rel), "%s/comm", pidstr);
-    n = read_rel(st->procfs_root, rel, buf, sizeof(buf));
+    n = read_file_once(st->procfs_root, rel, buf, sizeof(buf));
     if (n <= 0)
         return false;
     if (buf[n - 1] == '\n')
@@ -97,7 +70,7 @@ static bool name_matches(const struct process_state *st, const char *pidstr)
     if (strlen(st->name) <= 15)
         return true;
     snprintf(rel, sizeof(rel), "%s/cmdline", pidstr);
-    n = read_rel(st->procfs_root, rel, buf, sizeof(buf));
+    n = read_file_once(st->procfs_root, rel, buf, sizeof(buf));
     if (n <= 0)
         return false;
     base = strrchr(buf, '/');
@@ -127,7 +100,7 @@ static int64_t find_by_name(struct process_state *st)
         if (!name_matches(st, e->d_name))
             continue;
         snprintf(rel, sizeof(rel), "%s/stat", e->d_name);
-        n = read_rel(st->procfs_root, rel, buf, sizeof(buf));
+        n = read_file_once(st->procfs_root, rel, buf, sizeof(buf));
         if (n <= 0 || pp_pid_stat(buf, (size_t)n, &ps) < 0)
             continue;
         if (ps.starttime < best_start || (ps.starttime == best_start && pid < best)) {

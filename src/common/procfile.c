@@ -108,6 +108,31 @@ long procfile_read(struct procfile *pf)
     return (long)len;
 }
 
+long read_file_once(const char *root, const char *rel, char *buf, size_t len)
+{
+    char path[4096];
+    ssize_t n;
+    int fd, r;
+
+    if (len == 0)
+        return -EINVAL;
+    r = path_join(path, sizeof(path), root, rel);
+    if (r < 0)
+        return r;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    do
+        n = read(fd, buf, len - 1);
+    while (n < 0 && errno == EINTR);
+    r = n < 0 ? -errno : 0;
+    close(fd);
+    if (r < 0)
+        return r;
+    buf[n] = '\0';
+    return (long)n;
+}
+
 void procfile_free(struct procfile *pf)
 {
     if (!pf)

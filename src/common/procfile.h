@@ -37,6 +37,13 @@ int procfile_open(const char *root, const char *rel, struct procfile **ret_pf);
 long procfile_read(struct procfile *pf);
 void procfile_free(struct procfile *pf);
 
+/*
+ * Reads a small file under root once (open, read, close), NUL-terminated in buf:
+ * for lookups at start-up or on rare events (sensor names, a pidfile, a process
+ * scan), never on every tick. Returns the bytes read (at most len - 1) or -errno.
+ */
+long read_file_once(const char *root, const char *rel, char *buf, size_t len);
+
 /* Calls fn for every open procfile (thread-safe; fn must not open or free one). */
 void procfile_foreach(void (*fn)(void *ctx, const struct procfile *pf), void *ctx);
 
