@@ -11,21 +11,12 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/parse.h"
+
+/* Whole seconds, at most an hour. */
 static int parse_seconds(const char *s, uint64_t *ret)
 {
-    uint64_t v = 0;
-
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > 3600)
-            return -1;
-    }
-    *ret = v;
-    return 0;
+    return parse_u64(s, ret) < 0 || *ret > 3600 ? -1 : 0;
 }
 
 static double now_sec(void)

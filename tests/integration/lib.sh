@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the integration tests (sourced, not run): outcomes ctest understands,
 # and a way into a network namespace that works everywhere the tests run.
 
@@ -11,6 +12,59 @@ skip() {
 fail() {
     echo "FAIL: $*"
     exit 1
+}
+
+PY=/usr/bin/python3
+
+# need_arthamon: the binary under test (ctest sets ARTHAMON_BIN) must be there.
+need_arthamon() {
+    [ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
+}
+
+# need_root WHY: skip unless root.
+need_root() {
+    [ "$(id -u)" -eq 0 ] || skip "needs root ($*)"
+}
+
+# need_tools PACKAGES TOOL...: skip unless every TOOL and Debian's python3 are installed;
+# PACKAGES names where they come from, for the message.
+need_tools() {
+    local packages=$1 tool
+    shift
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed ($packages)"
+    done
+    [ -x "$PY" ] || skip "$PY not installed"
+}
+
+# stop_pids PID...: signal them all, then reap them all (for cleanup traps).
+stop_pids() {
+    local p
+    for p in "$@"; do
+        kill "$p" 2>/dev/null
+    done
+    for p in "$@"; do
+        wait "$p" 2>/dev/null
+    done
+}
+
+# snapshot_config FILE WORKDIR [AGENT_LINE...]: a configuration for `arthamon snapshot`
+# in a test: no console summary, state and logs in WORKDIR, errors only, and each
+# AGENT_LINE (e.g. "disk_path: /mnt") added under agent:.
+snapshot_config() {
+    local file=$1 work=$2 line
+    shift 2
+    {
+        echo "agent:"
+        echo "  console_summary: false"
+        echo "  data_dir: $work"
+        echo "  net_exclude: [lo]"
+        for line in "$@"; do
+            echo "  $line"
+        done
+        echo "monitoring:"
+        echo "  logging: {level: error, output_dir: $work}"
+    } >"$file"
 }
 
 # in_ns NAMESPACE COMMAND...: runs COMMAND in the network namespace that `ip netns add`

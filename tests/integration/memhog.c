@@ -16,6 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/parse.h"
+
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
@@ -24,19 +26,7 @@
 
 static int parse_mib(const char *s, uint64_t *ret)
 {
-    uint64_t v = 0;
-
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > MAX_MIB)
-            return -1;
-    }
-    *ret = v;
-    return 0;
+    return parse_u64(s, ret) < 0 || *ret > MAX_MIB ? -1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -21,31 +21,22 @@
 # Needs no root. Exit 0 pass, 1 fail, 77 skip.
 set -u
 
-PY=/usr/bin/python3
 W_SEC=5
 TOL_POINTS=2
 
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
+need_arthamon
 BUSY="${ARTHAMON_HELPERS:-}/busyloop"
 [ -x "$BUSY" ] || fail "helper $BUSY is missing (build the tests first)"
-for tool in mpstat pidstat taskset; do
-    command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed (sysstat, util-linux)"
-done
-[ -x "$PY" ] || skip "$PY not installed"
+need_tools "sysstat, util-linux" mpstat pidstat taskset
 
 WORK=$(mktemp -d "/tmp/arthamon-acc-cpu.$$.XXXXXX") || fail "mktemp"
 BUSY_PID=""
 TOOL_PIDS=""
 cleanup() {
-    for p in $TOOL_PIDS $BUSY_PID; do
-        kill "$p" 2>/dev/null
-    done
-    for p in $TOOL_PIDS $BUSY_PID; do
-        wait "$p" 2>/dev/null
-    done
+    stop_pids $TOOL_PIDS $BUSY_PID
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -60,15 +51,7 @@ BUSY_PID=$!
 sleep 0.5
 kill -0 "$BUSY_PID" 2>/dev/null || fail "busyloop did not start"
 
-cat >"$WORK/arthamon.yaml" <<EOF
-agent:
-  console_summary: false
-  data_dir: $WORK
-  process: {pid: $BUSY_PID}
-  net_exclude: [lo]
-monitoring:
-  logging: {level: error, output_dir: $WORK}
-EOF
+snapshot_config "$WORK/arthamon.yaml" "$WORK" "process: {pid: $BUSY_PID}"
 
 echo "load: busyloop pid $BUSY_PID pinned to CPU $CORE; window ${W_SEC} s"
 export LC_ALL=C

@@ -28,7 +28,6 @@
 # Needs root (losetup, mount). Exit 0 pass, 1 fail, 77 skip.
 set -u
 
-PY=/usr/bin/python3
 W_SEC=8
 LOAD_MIB=500
 FS_MIB=1024
@@ -39,12 +38,9 @@ TOL_SPACE=1
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
-[ "$(id -u)" -eq 0 ] || skip "needs root (loop device, mount)"
-for tool in iostat losetup mkfs.ext4 df dd; do
-    command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed (sysstat, util-linux, e2fsprogs, coreutils)"
-done
-[ -x "$PY" ] || skip "$PY not installed"
+need_arthamon
+need_root "loop device, mount"
+need_tools "sysstat, util-linux, e2fsprogs, coreutils" iostat losetup mkfs.ext4 df dd
 [ -e /dev/loop-control ] || skip "no loop devices here (/dev/loop-control missing)"
 
 # where the backing file goes: the first candidate directory whose file
@@ -82,12 +78,7 @@ LOOP=""
 MOUNTED=0
 TOOL_PIDS=""
 cleanup() {
-    for p in $TOOL_PIDS; do
-        kill "$p" 2>/dev/null
-    done
-    for p in $TOOL_PIDS; do
-        wait "$p" 2>/dev/null
-    done
+    stop_pids $TOOL_PIDS
     [ "$MOUNTED" -eq 1 ] && { umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null; }
     [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
     rm -f "$IMG"
@@ -109,15 +100,7 @@ mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$LOOP" >"$W
 mount "$LOOP" "$MNT" 2>"$WORK/mount.err" || skip "cannot mount $LOOP: $(cat "$WORK/mount.err")"
 MOUNTED=1
 
-cat >"$WORK/arthamon.yaml" <<EOF
-agent:
-  console_summary: false
-  data_dir: $WORK
-  disk_path: $MNT
-  net_exclude: [lo]
-monitoring:
-  logging: {level: error, output_dir: $WORK}
-EOF
+snapshot_config "$WORK/arthamon.yaml" "$WORK" "disk_path: $MNT"
 
 echo "load: ${LOAD_MIB} MiB with dd oflag=direct into ext4 on $LOOP (direct I/O, backing file $IMG); window ${W_SEC} s"
 export LC_ALL=C

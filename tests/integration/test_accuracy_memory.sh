@@ -34,7 +34,6 @@
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 
-PY=/usr/bin/python3
 HOG_MIB=1024
 PAGEOUT_MIB=256
 SWAP_MIB=512
@@ -42,13 +41,10 @@ SWAP_MIB=512
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
+need_arthamon
 HOG="${ARTHAMON_HELPERS:-}/memhog"
 [ -x "$HOG" ] || fail "helper $HOG is missing (build the tests first)"
-for tool in free vmstat sar; do
-    command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed (procps, sysstat)"
-done
-[ -x "$PY" ] || skip "$PY not installed"
+need_tools "procps, sysstat" free vmstat sar
 avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 [ "${avail_kb:-0}" -gt $(((HOG_MIB + 1024) * 1024)) ] ||
     skip "under $((HOG_MIB + 1024)) MiB of memory available for the ${HOG_MIB} MiB load"
@@ -58,12 +54,7 @@ SWAPFILE=""
 HOG_PID=""
 TOOL_PIDS=""
 cleanup() {
-    for p in $TOOL_PIDS $HOG_PID; do
-        kill "$p" 2>/dev/null
-    done
-    for p in $TOOL_PIDS $HOG_PID; do
-        wait "$p" 2>/dev/null
-    done
+    stop_pids $TOOL_PIDS $HOG_PID
     if [ -n "$SWAPFILE" ]; then
         swapoff "$SWAPFILE" 2>/dev/null
         rm -f "$SWAPFILE"
@@ -73,14 +64,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-cat >"$WORK/arthamon.yaml" <<EOF
-agent:
-  console_summary: false
-  data_dir: $WORK
-  net_exclude: [lo]
-monitoring:
-  logging: {level: error, output_dir: $WORK}
-EOF
+snapshot_config "$WORK/arthamon.yaml" "$WORK"
 
 export LC_ALL=C
 

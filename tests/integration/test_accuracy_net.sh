@@ -24,7 +24,6 @@
 # Needs root (ip netns). Exit 0 pass, 1 fail, 77 skip.
 set -u
 
-PY=/usr/bin/python3
 W_SEC=5
 LOAD_MIB=200
 PORT=5201
@@ -33,12 +32,9 @@ TOL_RATE=5
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ -x "${ARTHAMON_BIN:-}" ] || fail "ARTHAMON_BIN is not set to the arthamon binary"
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
-for tool in ip sar; do
-    command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed (iproute2, sysstat)"
-done
-[ -x "$PY" ] || skip "$PY not installed"
+need_arthamon
+need_root "network namespaces"
+need_tools "iproute2, sysstat" ip sar
 
 NS_A="am-acc-a-$$"
 NS_B="am-acc-b-$$"
@@ -51,12 +47,7 @@ NS_MADE=""
 LOAD_PIDS=""
 TOOL_PIDS=""
 cleanup() {
-    for p in $TOOL_PIDS $LOAD_PIDS; do
-        kill "$p" 2>/dev/null
-    done
-    for p in $TOOL_PIDS $LOAD_PIDS; do
-        wait "$p" 2>/dev/null
-    done
+    stop_pids $TOOL_PIDS $LOAD_PIDS
     for ns in $NS_MADE; do
         ip netns del "$ns" 2>/dev/null # takes the veth pair with it
     done
@@ -124,18 +115,8 @@ for _ in $(seq 1 100); do
 done
 [ -s "$WORK/recv.ready" ] || fail "receiver did not listen within 5 s"
 
-for x in a b; do
-    ns=$NS_A
-    [ $x = b ] && ns=$NS_B
-    cat >"$WORK/arthamon-$x.yaml" <<EOF
-agent:
-  console_summary: false
-  data_dir: $WORK
-  net_exclude: [lo]
-monitoring:
-  logging: {level: error, output_dir: $WORK}
-EOF
-done
+snapshot_config "$WORK/arthamon-a.yaml" "$WORK"
+snapshot_config "$WORK/arthamon-b.yaml" "$WORK"
 
 echo "load: ${LOAD_MIB} MiB over TCP from $NS_A ($VETH_A $ADDR_A) to $NS_B ($VETH_B $ADDR_B); window ${W_SEC} s"
 export LC_ALL=C

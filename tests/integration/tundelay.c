@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/parse.h"
+
 #define MAX_PACKET      65536               /* largest frame a TUN device hands over */
 #define MAX_QUEUE_BYTES (16u * 1024 * 1024) /* per direction */
 #define READ_BURST      64                  /* packets read per wake-up per device */
@@ -104,21 +106,12 @@ static void usage(FILE *f)
             MAX_DELAY_MS, MAX_QUEUE_PKTS);
 }
 
-/* Decimal digits only, no sign, no spaces, value in [min, max]. */
+/* A decimal number in [min, max], nothing else. */
 static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 {
-    unsigned long long v = 0;
+    uint64_t v;
 
-    if (!s || !*s)
-        return false;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        v = v * 10 + (unsigned)(*p - '0');
-        if (v > max)
-            return false;
-    }
-    if (v < min)
+    if (!s || parse_u64(s, &v) < 0 || v < min || v > max)
         return false;
     *out = (unsigned)v;
     return true;
