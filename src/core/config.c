@@ -36,6 +36,7 @@ struct key {
     double min, max;
     const struct key *section;
     size_t present_offset;
+    bool secret; /* never shown: config_to_json() writes "<redacted>" */
 };
 
 #define OFF(m) offsetof(struct config, m)
@@ -63,6 +64,10 @@ struct key {
 #define K_STRN(n, m)                                    \
     {                                                   \
         .name = n, .type = T_STR_NULL, .offset = OFF(m) \
+    }
+#define K_SECRET(n, m)                                                  \
+    {                                                                   \
+        .name = n, .type = T_STR_NULL, .offset = OFF(m), .secret = true \
     }
 #define K_TYPE(n, t, m)                        \
     {                                          \
@@ -112,7 +117,10 @@ static const struct key monitoring_keys[] = {
 
 static const struct key grafana_keys[] = {
     K_STR("url", visualization.grafana.url),
-    K_STR("api_key", visualization.grafana.api_key),
+    {.name = "api_key",
+     .type = T_STR,
+     .offset = OFF(visualization.grafana.api_key),
+     .secret = true},
     K_STR("dashboard_id", visualization.grafana.dashboard_id),
     K_END,
 };
@@ -161,14 +169,39 @@ static const struct key agent_keys[] = {
     K_END,
 };
 
-static const struct key root_keys[] = {
-    K_BOOL("enabled", enabled),
-    K_SECT("monitoring", monitoring_keys),
-    K_STR("models_path", models_path),
-    K_SECT("visualization", visualization_keys),
-    K_SECT("alerts", alerts_keys),
-    K_SECT("agent", agent_keys),
+static const struct key tls_keys[] = {
+    K_STRN("cert_file", http.tls.cert_file),
+    K_STRN("key_file", http.tls.key_file),
     K_END,
+};
+
+static const struct key auth_keys[] = {
+    K_SECRET("bearer_token", http.auth.bearer_token),
+    K_STRN("bearer_token_file", http.auth.bearer_token_file),
+    K_STRN("basic_user", http.auth.basic_user),
+    K_SECRET("basic_password_hash", http.auth.basic_password_hash),
+    K_BOOL("metrics_open", http.auth.metrics_open),
+    K_END,
+};
+
+static const struct key http_keys[] = {
+    K_BOOL("enabled", http.enabled),
+    K_SECT("tls", tls_keys),
+    K_SECT("auth", auth_keys),
+    K_UINT("max_connections", http.max_connections, 4, 65536),
+    K_UINT("threads", http.threads, 1, 64),
+    K_UINT("idle_timeout_sec", http.idle_timeout_sec, 1, 3600),
+    K_UINT("request_timeout_sec", http.request_timeout_sec, 1, 3600),
+    K_UINT("max_header_bytes", http.max_header_bytes, 1024, 1048576),
+    K_UINT("max_history_page", http.max_history_page, 1, 100000),
+    K_END,
+};
+
+static const struct key root_keys[] = {
+    K_BOOL("enabled", enabled),        K_SECT("monitoring", monitoring_keys),
+    K_STR("models_path", models_path), K_SECT("visualization", visualization_keys),
+    K_SECT("alerts", alerts_keys),     K_SECT("agent", agent_keys),
+    K_SECT("http", http_keys),         K_END,
 };
 
 /* ---- ownership walks driven by the schema ---- */
@@ -254,7 +287,9 @@ static void walk_keys(const struct key *keys, const char *prefix,
 
     for (const struct key *k = keys; k->name; k++) {
         bool section = k->type == T_SECTION || k->type == T_SECTION_OPT;
-        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k->name);
+        if (snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k->name) >=
+            (int)sizeof(path))
+            continue; /* cannot happen: the schema's paths are short */
         fn(ctx, path, section);
         if (section)
             walk_keys(k->section, path, fn, ctx);
@@ -264,6 +299,96 @@ static void walk_keys(const struct key *keys, const char *prefix,
 void config_foreach_key(void (*fn)(void *ctx, const char *path, bool is_section), void *ctx)
 {
     walk_keys(root_keys, "", fn, ctx);
+}
+
+static uint64_t get_uint(const char *base, unsigned width)
+{
+    switch (width) {
+    case 1:
+        return *(const uint8_t *)base;
+    case 2:
+        return *(const uint16_t *)base;
+    case 4:
+        return *(const uint32_t *)base;
+    default:
+        return *(const uint64_t *)base;
+    }
+}
+
+static void json_keys(const struct config *cfg, const struct key *keys, struct strbuf *out)
+{
+    strbuf_putc(out, '{');
+    for (const struct key *k = keys; k->name; k++) {
+        const char *base = (const char *)cfg + k->offset;
+
+        if (k != keys)
+            strbuf_putc(out, ',');
+        strbuf_json_str(out, k->name);
+        strbuf_putc(out, ':');
+        switch (k->type) {
+        case T_BOOL:
+            strbuf_puts(out, *(const bool *)base ? "true" : "false");
+            break;
+        case T_UINT:
+            strbuf_printf(out, "%llu", (unsigned long long)get_uint(base, k->width));
+            break;
+        case T_INT:
+            strbuf_printf(out, "%lld", (long long)*(const int64_t *)base);
+            break;
+        case T_DOUBLE:
+            strbuf_json_num(out, *(const double *)base, 6);
+            break;
+        case T_STR:
+        case T_STR_NULL: {
+            const char *v = *(char *const *)base;
+            if (!v)
+                strbuf_puts(out, "null");
+            else if (k->secret && *v)
+                strbuf_puts(out, "\"<redacted>\"");
+            else
+                strbuf_json_str(out, v);
+            break;
+        }
+        case T_LOGLEVEL:
+            strbuf_json_str(out, log_level_name(*(const enum log_level *)base));
+            break;
+        case T_PORTS: {
+            const struct config_ports *p = (const struct config_ports *)base;
+            strbuf_putc(out, '[');
+            for (size_t i = 0; i < p->n; i++)
+                strbuf_printf(out, "%s%u", i ? "," : "", p->v[i]);
+            strbuf_putc(out, ']');
+            break;
+        }
+        case T_STRLIST: {
+            const struct config_strlist *l = (const struct config_strlist *)base;
+            strbuf_putc(out, '[');
+            for (size_t i = 0; i < l->n; i++) {
+                if (i)
+                    strbuf_putc(out, ',');
+                strbuf_json_str(out, l->v[i]);
+            }
+            strbuf_putc(out, ']');
+            break;
+        }
+        case T_SECTION_OPT:
+            if (*(const bool *)((const char *)cfg + k->present_offset))
+                json_keys(cfg, k->section, out);
+            else
+                strbuf_puts(out, "null");
+            break;
+        case T_SECTION:
+            json_keys(cfg, k->section, out);
+            break;
+        }
+    }
+    strbuf_putc(out, '}');
+}
+
+int config_to_json(const struct config *cfg, struct strbuf *out)
+{
+    json_keys(cfg, root_keys, out);
+    return out->overflow ? -ENOSPC : 0;
 }
 
 void config_done(struct config *cfg)
@@ -331,6 +456,13 @@ void config_defaults(struct config *cfg)
         cfg->agent.net_exclude.n = 1;
     cfg->agent.history_size = 720;
     cfg->agent.console_summary = true;
+    cfg->http.enabled = true;
+    cfg->http.max_connections = 512;
+    cfg->http.threads = 2;
+    cfg->http.idle_timeout_sec = 30;
+    cfg->http.request_timeout_sec = 10;
+    cfg->http.max_header_bytes = 16384;
+    cfg->http.max_history_page = 1000;
 }
 
 /* ---- loading ---- */
@@ -1010,6 +1142,22 @@ int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs)
         cfg->agent.data_dir = strdup(buf);
         if (!cfg->agent.data_dir)
             return -ENOMEM;
+    }
+    if (!cfg->http.tls.cert_file != !cfg->http.tls.key_file) {
+        strbuf_puts(errs, "http.tls: set both cert_file and key_file, or neither\n");
+        return -EINVAL;
+    }
+    if (!cfg->http.auth.basic_user != !cfg->http.auth.basic_password_hash) {
+        strbuf_puts(errs, "http.auth: set both basic_user and basic_password_hash, or neither\n");
+        return -EINVAL;
+    }
+    if (cfg->http.auth.bearer_token && cfg->http.auth.bearer_token_file) {
+        strbuf_puts(errs, "http.auth: set bearer_token or bearer_token_file, not both\n");
+        return -EINVAL;
+    }
+    if (cfg->http.auth.bearer_token && !*cfg->http.auth.bearer_token) {
+        strbuf_puts(errs, "http.auth.bearer_token: an empty token would let anyone in\n");
+        return -EINVAL;
     }
     if (!make_dirs)
         return 0;

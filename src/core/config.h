@@ -98,6 +98,28 @@ struct config {
         uint32_t history_size;
         bool console_summary;
     } agent;
+    /* the daemon's HTTP server: JSON API, /metrics, dashboard (on
+     * visualization.dashboard_port, bound to agent.listen_address) */
+    struct {
+        bool enabled;
+        struct {
+            char *cert_file; /* both set: HTTPS only */
+            char *key_file;
+        } tls;
+        struct {
+            char *bearer_token; /* secret */
+            char *bearer_token_file;
+            char *basic_user;
+            char *basic_password_hash; /* crypt(3) hash, see `arthamon hash-password` */
+            bool metrics_open;         /* /metrics without credentials */
+        } auth;
+        uint32_t max_connections;
+        uint32_t threads;
+        uint32_t idle_timeout_sec;    /* a connection with no traffic is closed */
+        uint32_t request_timeout_sec; /* headers must be complete within this */
+        uint32_t max_header_bytes;
+        uint32_t max_history_page;
+    } http;
 };
 
 void config_defaults(struct config *cfg);
@@ -124,6 +146,10 @@ int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs);
 /* Calls fn with the dotted path of every key the schema accepts ("monitoring.logging.level"),
  * leaves and sections alike, parents first. */
 void config_foreach_key(void (*fn)(void *ctx, const char *path, bool is_section), void *ctx);
+
+/* The config as JSON, keys as in the YAML; secrets (tokens, password hashes,
+ * API keys) that are set are written as "<redacted>". */
+int config_to_json(const struct config *cfg, struct strbuf *out);
 
 /* Deep copy; -ENOMEM. */
 int config_copy(struct config *dst, const struct config *src);

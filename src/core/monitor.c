@@ -27,7 +27,10 @@ struct monitor {
     monitor_tick_fn hook;
     void *hook_data;
     struct monitor_stats stats;
+    struct anomaly_log *anomalies;
 };
+
+#define ANOMALY_LOG_CAP 1000
 
 static int ring_resize_locked(struct monitor *m, size_t cap)
 {
@@ -72,7 +75,9 @@ struct monitor *monitor_new(const struct config *cfg)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->wake, &ca);
     pthread_condattr_destroy(&ca);
-    if (ring_resize_locked(m, cfg->agent.history_size ? cfg->agent.history_size : 1) < 0) {
+    m->anomalies = anomaly_log_new(ANOMALY_LOG_CAP);
+    if (!m->anomalies ||
+        ring_resize_locked(m, cfg->agent.history_size ? cfg->agent.history_size : 1) < 0) {
         monitor_free(m);
         return NULL;
     }
@@ -93,9 +98,24 @@ void monitor_free(struct monitor *m)
         free(m->pending);
     }
     config_done(&m->cfg);
+    anomaly_log_free(m->anomalies);
     pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->lock);
     free(m);
+}
+
+const double monitor_tick_bucket_le[MONITOR_TICK_BUCKETS] = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25,
+};
+
+static unsigned tick_bucket(uint64_t ns)
+{
+    double sec = (double)ns / 1e9;
+    unsigned i = 0;
+
+    while (i < MONITOR_TICK_BUCKETS && sec > monitor_tick_bucket_le[i])
+        i++;
+    return i;
 }
 
 static void publish(struct monitor *m, struct snapshot *snap, uint64_t took_ns,
@@ -113,6 +133,9 @@ static void publish(struct monitor *m, struct snapshot *snap, uint64_t took_ns,
         m->ring_len++;
     m->stats.ticks = s->ticks;
     m->stats.last_tick_ns = took_ns;
+    m->stats.last_tick_unix_ms = snap->timestamp_ms;
+    m->stats.tick_seconds_sum += (double)took_ns / 1e9;
+    m->stats.tick_buckets[tick_bucket(took_ns)]++;
     m->stats.ncollectors = s->nslots;
     for (unsigned i = 0; i < s->nslots && i < 32; i++) {
         m->stats.collector_errors[i] = s->slots[i].errors;
@@ -201,6 +224,9 @@ static void *sampler_main(void *arg)
             /* fell behind (suspend, overload): skip the missed ticks, keep the phase */
             uint64_t missed = (now - next) / interval_ns + 1;
             next += missed * interval_ns;
+            pthread_mutex_lock(&m->lock);
+            m->stats.ticks_missed += missed;
+            pthread_mutex_unlock(&m->lock);
             log_debug("sampler fell behind; skipped %llu ticks", (unsigned long long)missed);
         }
     }
@@ -336,6 +362,22 @@ void monitor_set_tick_hook(struct monitor *m, monitor_tick_fn fn, void *userdata
     m->hook = fn;
     m->hook_data = userdata;
     pthread_mutex_unlock(&m->lock);
+}
+
+struct anomaly_log *monitor_anomalies(struct monitor *m)
+{
+    return m->anomalies;
+}
+
+struct snapshot *monitor_current_stats(struct monitor *m, struct monitor_stats *ret)
+{
+    struct snapshot *s;
+
+    pthread_mutex_lock(&m->lock);
+    s = m->current ? snapshot_ref(m->current) : NULL;
+    *ret = m->stats;
+    pthread_mutex_unlock(&m->lock);
+    return s;
 }
 
 void monitor_get_stats(struct monitor *m, struct monitor_stats *ret)
