@@ -68,6 +68,7 @@ for t in $targets; do
     case $t in
     fuzz_config) max_len=16384 ;;
     fuzz_procfs) max_len=8192 ;;
+    fuzz_query | fuzz_http_target) max_len=8192 ;; # past HTTPQ_MAX_TARGET
     *) max_len=4096 ;;
     esac
     max_len=${FUZZ_MAX_LEN:-$max_len}

@@ -19,6 +19,9 @@ struct cli_command {
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_anomalies(int argc, char **argv);
+int cmd_hash_password(int argc, char **argv);
 
 #define DEFAULT_CONFIG_PATH "/etc/arthamon/arthamon.yaml"
 

@@ -10,7 +10,8 @@
 #include "arthamon/arthamon.h"
 #include "cli.h"
 #include "core/monitor.h"
-#include "summary.h"
+#include "serve/http.h"
+#include "serve/summary.h"
 
 static void on_tick(void *userdata, const struct snapshot *snap)
 {
@@ -52,12 +53,32 @@ static void apply_hook(struct monitor *m, const struct config *cfg)
     monitor_set_tick_hook(m, cfg->agent.console_summary ? on_tick : NULL, NULL);
 }
 
+/* The HTTP server for cfg, or NULL when it is off or cannot start (logged). */
+static struct http_server *serve(struct monitor *m, const struct config *cfg)
+{
+    struct http_server *srv = NULL;
+    struct strbuf errs;
+
+    if (!cfg->http.enabled)
+        return NULL;
+    strbuf_init(&errs, 4096);
+    if (http_server_start(&srv, m, cfg, &errs) < 0) {
+        size_t n = errs.len;
+        while (n > 0 && errs.buf[n - 1] == '\n')
+            errs.buf[--n] = '\0';
+        log_error("%s", errs.buf ? errs.buf : "http: cannot start");
+    }
+    strbuf_done(&errs);
+    return srv;
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *path = NULL;
     struct config cfg;
     struct monitor *m;
     sigset_t sigs;
+    struct http_server *srv;
     int sfd, r;
 
     for (int i = 1; i < argc; i++) {
@@ -110,6 +131,22 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
 
+    srv = serve(m, &cfg);
+    if (cfg.http.enabled && !srv) {
+        /* asked to serve and cannot (port taken, bad certificate): say so and stop,
+         * rather than run half-blind under a supervisor that thinks all is well */
+        monitor_free(m);
+        close(sfd);
+        config_done(&cfg);
+        return 1;
+    }
+    if (srv) {
+        printf("arthamon: dashboard and API at %s://%s:%u/\n",
+               cfg.http.tls.cert_file ? "https" : "http", cfg.agent.listen_address,
+               http_server_port(srv));
+        fflush(stdout);
+    }
+
     for (;;) {
         struct signalfd_siginfo si;
         ssize_t n = read(sfd, &si, sizeof(si));
@@ -127,6 +164,17 @@ int cmd_run(int argc, char **argv)
                 log_error("reload failed; keeping the running configuration");
                 continue;
             }
+            /* the server restarts with the new config (port, credentials, TLS);
+             * if that fails, the old one comes back */
+            http_server_stop(srv);
+            srv = serve(m, &ncfg);
+            if (!srv && ncfg.http.enabled) {
+                log_error("reload: HTTP server failed with the new configuration; keeping the "
+                          "running configuration");
+                srv = serve(m, &cfg);
+                config_done(&ncfg);
+                continue;
+            }
             config_apply_logging(&ncfg);
             apply_hook(m, &ncfg);
             monitor_reload(m, &ncfg);
@@ -141,6 +189,7 @@ int cmd_run(int argc, char **argv)
         log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    http_server_stop(srv);
     monitor_free(m);
     close(sfd);
     config_done(&cfg);

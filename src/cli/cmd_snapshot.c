@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "common/parse.h"
 #include "core/sampler.h"
-#include "summary.h"
+#include "serve/summary.h"
 
 static void sleep_ms(uint64_t ms)
 {

@@ -22,6 +22,11 @@ static const struct cli_command commands[] = {
      "sample twice one interval apart and print one snapshot", cmd_snapshot},
     {"check-config", "FILE", "check a configuration file; FILE:LINE:COL for each problem",
      cmd_check_config},
+    {"status", "[-c FILE] [--url URL] [--json]",
+     "ask the running daemon how it is and print its latest snapshot", cmd_status},
+    {"anomalies", "[-c FILE] [--limit N] [--min-severity S]",
+     "list the running daemon's recent anomalies", cmd_anomalies},
+    {"hash-password", "", "read a password, print a salted hash for http.auth", cmd_hash_password},
     {"version", "", "print the version", cmd_version},
     {"help", "", "this text", cmd_help},
 };

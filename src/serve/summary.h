@@ -1,6 +1,6 @@
 /* Human-readable renderings of a snapshot for the console. */
-#ifndef AM_CLI_SUMMARY_H
-#define AM_CLI_SUMMARY_H
+#ifndef AM_SERVE_SUMMARY_H
+#define AM_SERVE_SUMMARY_H
 
 #include <stdio.h>
 

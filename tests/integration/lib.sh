@@ -80,3 +80,39 @@ in_ns() {
     shift
     nsenter --net="/run/netns/$ns" -- "$@"
 }
+
+# start_daemon CONFIG LOG: starts `arthamon run -c CONFIG` in the background with its
+# output in LOG, waits (up to 10 s) for it to print where it serves, and sets
+# DAEMON_PID and URL (e.g. http://127.0.0.1:40123). Fails the test if it does not.
+start_daemon() {
+    local cfg=$1 log=$2 i
+    "$ARTHAMON_BIN" run -c "$cfg" >"$log" 2>&1 &
+    DAEMON_PID=$!
+    URL=""
+    for i in $(seq 100); do
+        URL=$(sed -n 's|^arthamon: dashboard and API at \(https\{0,1\}://[^/]*\)/$|\1|p' "$log" | head -n1)
+        [ -n "$URL" ] && return 0
+        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$log"; fail "the daemon exited at start"; }
+        sleep 0.1
+    done
+    cat "$log"
+    fail "the daemon did not report its address within 10 s"
+}
+
+# daemon_config FILE WORKDIR [YAML...]: a daemon config for a test: a free port on
+# loopback, 1 s sampling, state and logs in WORKDIR, no console summary; each YAML
+# argument is appended as top-level text (e.g. "http: {auth: {bearer_token: x}}").
+daemon_config() {
+    local file=$1 work=$2 extra
+    shift 2
+    {
+        echo "monitoring:"
+        echo "  sampling_interval_ms: 1000"
+        echo "  logging: {level: info, output_dir: $work, stdout: true}"
+        echo "visualization: {dashboard_port: 0}"
+        echo "agent: {console_summary: false, data_dir: $work, node_id: test-node}"
+        for extra in "$@"; do
+            echo "$extra"
+        done
+    } >"$file"
+}

@@ -1,0 +1,585 @@
+#define LOG_MODULE "http"
+#include "http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arthamon/arthamon.h"
+#include "auth.h"
+#include "core/log.h"
+#include "core/sampler.h"
+#include "handlers.h"
+
+#define RESPONSE_MAX   ((size_t)64 << 20) /* a history page of the largest snapshots fits */
+#define PEM_MAX        ((size_t)1 << 20)
+#define REAPER_TICK_NS 500000000ull
+
+/* One open connection, for the header deadline. */
+struct conn_track {
+    struct conn_track *prev, *next;
+    int fd;
+    uint64_t since_ns; /* when it started waiting for a request's headers */
+    bool waiting;
+    bool shut; /* the reaper shut it down */
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct monitor *mon;
+    struct config cfg;
+    char *token; /* bearer token (config or file); NULL: none */
+    bool auth_on;
+    char *cert_pem, *key_pem;
+    int listen_fd; /* handed to libmicrohttpd, which closes it */
+    int family;
+    uint16_t port;
+    double start_time;
+    struct http_counters ctr;
+    char start_error[256];
+
+    pthread_mutex_t lock; /* the connection list */
+    struct conn_track conns;
+    pthread_t reaper;
+    pthread_cond_t reaper_wake;
+    bool reaper_started, reaper_stop;
+    _Atomic int64_t last_auth_log;
+};
+
+/* Per request: the raw target as sent, before libmicrohttpd decodes it. */
+struct req {
+    bool too_long;
+    bool answered;
+    char target[];
+};
+
+static double now_epoch(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct http_server *srv = cls;
+    char msg[256];
+    size_t n;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (!srv->daemon)
+        snprintf(srv->start_error, sizeof(srv->start_error), "%s", msg);
+    log_debug("libmicrohttpd: %s", msg);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    size_t n = strnlen(uri, HTTPQ_MAX_TARGET + 1);
+    struct req *rq = malloc(sizeof(*rq) + (n > HTTPQ_MAX_TARGET ? 0 : n) + 1);
+
+    (void)cls;
+    (void)c;
+    if (!rq)
+        return NULL;
+    rq->answered = false;
+    rq->too_long = n > HTTPQ_MAX_TARGET;
+    if (rq->too_long)
+        n = 0;
+    memcpy(rq->target, uri, n);
+    rq->target[n] = '\0';
+    return rq;
+}
+
+static struct conn_track *track_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void set_waiting(struct http_server *srv, struct MHD_Connection *c, bool waiting)
+{
+    struct conn_track *t = track_of(c);
+
+    if (!t)
+        return;
+    pthread_mutex_lock(&srv->lock);
+    t->waiting = waiting;
+    t->since_ns = mono_ns();
+    pthread_mutex_unlock(&srv->lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    struct conn_track *t = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t = calloc(1, sizeof(*t));
+        if (!t || !ci) {
+            free(t);
+            return; /* untracked: only the idle timeout applies */
+        }
+        t->fd = ci->connect_fd;
+        t->since_ns = mono_ns();
+        t->waiting = true;
+        pthread_mutex_lock(&srv->lock);
+        t->next = srv->conns.next;
+        t->prev = &srv->conns;
+        srv->conns.next->prev = t;
+        srv->conns.next = t;
+        pthread_mutex_unlock(&srv->lock);
+        *socket_context = t;
+        return;
+    }
+    if (!t)
+        return;
+    /* called before libmicrohttpd closes the descriptor: once unlinked, the
+     * reaper can no longer shut down a number the kernel may hand out again */
+    pthread_mutex_lock(&srv->lock);
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    pthread_mutex_unlock(&srv->lock);
+    free(t);
+    *socket_context = NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)toe;
+    free(*con_cls);
+    *con_cls = NULL;
+    /* keep-alive: the deadline now runs for the next request's headers */
+    set_waiting(cls, c, true);
+}
+
+/* Closes connections whose request headers are overdue, however much they
+ * trickle: libmicrohttpd's own timeout only counts silence. */
+static void *reaper_main(void *arg)
+{
+    struct http_server *srv = arg;
+    uint64_t limit = (uint64_t)srv->cfg.http.request_timeout_sec * 1000000000ull;
+
+    pthread_mutex_lock(&srv->lock);
+    while (!srv->reaper_stop) {
+        uint64_t now = mono_ns(), dl = now + REAPER_TICK_NS;
+        struct timespec ts = {(time_t)(dl / 1000000000ull), (long)(dl % 1000000000ull)};
+
+        for (struct conn_track *t = srv->conns.next; t != &srv->conns; t = t->next) {
+            if (t->waiting && !t->shut && now - t->since_ns > limit) {
+                shutdown(t->fd, SHUT_RDWR);
+                t->shut = true;
+                atomic_fetch_add(&srv->ctr.deadline_closed, 1);
+            }
+        }
+        pthread_cond_timedwait(&srv->reaper_wake, &srv->lock, &ts);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+/* ---- access control ---- */
+
+static bool authorized(struct http_server *srv, struct MHD_Connection *c, const struct route *r)
+{
+    const struct config *cfg = &srv->cfg;
+    struct auth_cred cred;
+    const char *hdr;
+    bool ok = false;
+
+    if (!srv->auth_on || r->open || (r->id == ROUTE_METRICS && cfg->http.auth.metrics_open))
+        return true;
+    hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth_parse(hdr, &cred) == 0) {
+        if (cred.scheme == AUTH_BEARER && srv->token) {
+            ok = auth_ct_equal(cred.secret, strlen(cred.secret), srv->token, strlen(srv->token));
+        } else if (cred.scheme == AUTH_BASIC && cfg->http.auth.basic_user) {
+            /* both checks always run: the timing does not tell which failed */
+            bool user_ok = auth_ct_equal(cred.user, strlen(cred.user), cfg->http.auth.basic_user,
+                                         strlen(cfg->http.auth.basic_user));
+            bool pass_ok = auth_password_ok(cred.secret, cfg->http.auth.basic_password_hash);
+            ok = user_ok && pass_ok;
+        }
+    }
+    auth_wipe(&cred, sizeof(cred));
+    if (!ok) {
+        int64_t now = (int64_t)now_epoch(), last = atomic_load(&srv->last_auth_log);
+        uint64_t n = atomic_fetch_add(&srv->ctr.auth_failures, 1) + 1;
+        /* at most one line per 10 s, whatever a client tries */
+        if (now - last >= 10 && atomic_compare_exchange_strong(&srv->last_auth_log, &last, now))
+            log_warn("refused a request without valid credentials (%llu so far)",
+                     (unsigned long long)n);
+    }
+    return ok;
+}
+
+/* ---- answering ---- */
+
+static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connection *c,
+                                     struct api_response *res)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    size_t len = res->body.len;
+    char *body = strbuf_steal(&res->body);
+
+    if (body)
+        resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    else
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (res->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->status == 401) {
+        if (srv->token)
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                    "Bearer realm=\"arthamon\"");
+        if (srv->cfg.http.auth.basic_user)
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                    "Basic realm=\"arthamon\", charset=\"UTF-8\"");
+    }
+    if (res->status >= 400 && res->status < 500)
+        atomic_fetch_add(&srv->ctr.rejected, 1);
+    ret = MHD_queue_response(c, res->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void serve(struct http_server *srv, struct MHD_Connection *c, const char *method,
+                  const struct req *rq, struct api_response *res)
+{
+    static __thread struct httpq q; /* 8 KB: off the connection thread's stack */
+    const struct route *r;
+    struct api_params p;
+    struct api_context ctx;
+
+    if (!rq) {
+        api_error(res, 500, "out of memory");
+        return;
+    }
+    if (rq->too_long) {
+        api_error(res, 414, "request target too long");
+        return;
+    }
+    if (httpq_parse(&q, rq->target, strlen(rq->target)) < 0) {
+        api_error(res, 400, q.error);
+        return;
+    }
+    r = route_find(q.path);
+    if (!r) {
+        api_error(res, 404, "no such endpoint; GET / lists them");
+        return;
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        api_error(res, 405, "only GET and HEAD are served");
+        res->allow = "GET, HEAD";
+        return;
+    }
+    if (!authorized(srv, c, r)) {
+        api_error(res, 401, "valid credentials required");
+        return;
+    }
+    if (api_params_parse(r, &q, srv->cfg.http.max_history_page, &p) < 0) {
+        api_error(res, 400, q.error);
+        return;
+    }
+    if (r->id == ROUTE_METRICS)
+        atomic_fetch_add(&srv->ctr.scrapes, 1);
+    ctx.mon = srv->mon;
+    ctx.cfg = &srv->cfg;
+    ctx.version = am_version();
+    ctx.start_time = srv->start_time;
+    ctx.requests = atomic_load(&srv->ctr.requests);
+    ctx.rejected = atomic_load(&srv->ctr.rejected);
+    ctx.scrapes = atomic_load(&srv->ctr.scrapes);
+    api_handle(&ctx, r, &p, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), res);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct req *rq = *con_cls;
+    struct api_response res = {0};
+    enum MHD_Result ret;
+
+    (void)url;
+    (void)version;
+    (void)upload_data;
+    if (rq && rq->answered) {
+        *upload_data_size = 0; /* a body we did not ask for: dropped */
+        return MHD_YES;
+    }
+    if (rq)
+        rq->answered = true;
+    set_waiting(srv, c, false);
+    atomic_fetch_add(&srv->ctr.requests, 1);
+    strbuf_init(&res.body, RESPONSE_MAX);
+    serve(srv, c, method, rq, &res);
+    ret = send_response(srv, c, &res);
+    strbuf_done(&res.body);
+    return ret;
+}
+
+/* ---- start and stop ---- */
+
+static char *read_small_file(const char *path, struct strbuf *errs, const char *what)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf = NULL;
+    ssize_t n;
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        strbuf_printf(errs, "%s '%s': %s\n", what, path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || (size_t)st.st_size > PEM_MAX) {
+        strbuf_printf(errs, "%s '%s': not a regular file of at most 1 MiB\n", what, path);
+        goto out;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        strbuf_printf(errs, "%s: out of memory\n", what);
+        goto out;
+    }
+    n = read(fd, buf, (size_t)st.st_size);
+    if (n < 0) {
+        strbuf_printf(errs, "%s '%s': %s\n", what, path, strerror(errno));
+        free(buf);
+        buf = NULL;
+        goto out;
+    }
+    buf[n] = '\0';
+out:
+    if (fd >= 0)
+        close(fd);
+    return buf;
+}
+
+static int load_secrets(struct http_server *srv, struct strbuf *errs)
+{
+    const struct config *cfg = &srv->cfg;
+
+    if (cfg->http.auth.bearer_token) {
+        srv->token = strdup(cfg->http.auth.bearer_token);
+    } else if (cfg->http.auth.bearer_token_file) {
+        char *t = read_small_file(cfg->http.auth.bearer_token_file, errs, "bearer token file");
+        if (!t)
+            return -EINVAL;
+        t[strcspn(t, "\r\n")] = '\0';
+        if (!*t) {
+            strbuf_printf(errs, "bearer token file '%s' is empty\n",
+                          cfg->http.auth.bearer_token_file);
+            free(t);
+            return -EINVAL;
+        }
+        srv->token = t;
+    }
+    srv->auth_on = srv->token || cfg->http.auth.basic_user;
+    if (cfg->http.tls.cert_file) {
+        struct stat st;
+        srv->cert_pem = read_small_file(cfg->http.tls.cert_file, errs, "TLS certificate");
+        srv->key_pem = read_small_file(cfg->http.tls.key_file, errs, "TLS key");
+        if (!srv->cert_pem || !srv->key_pem)
+            return -EINVAL;
+        if (stat(cfg->http.tls.key_file, &st) == 0 && (st.st_mode & 077))
+            log_warn("TLS key '%s' is readable by other users (mode %03o); chmod 600 it",
+                     cfg->http.tls.key_file, st.st_mode & 0777);
+    }
+    return 0;
+}
+
+/* Binds and listens on agent.listen_address:dashboard_port ourselves, so that a
+ * failure says plainly what went wrong and port 0 resolves to the real port. */
+static int open_listener(struct http_server *srv, struct strbuf *errs)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char port[8];
+    int r, fd, one = 1;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%u", srv->cfg.visualization.dashboard_port);
+    r = getaddrinfo(srv->cfg.agent.listen_address, port, &hints, &ai);
+    if (r != 0 || !ai) {
+        strbuf_printf(errs, "agent.listen_address '%s': %s\n", srv->cfg.agent.listen_address,
+                      r ? gai_strerror(r) : "no address");
+        return -EINVAL;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        strbuf_printf(errs, "http: socket: %s\n", strerror(errno));
+        freeaddrinfo(ai);
+        return -errno;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+        r = -errno;
+        strbuf_printf(errs, "http: cannot serve on %s port %u: %s\n", srv->cfg.agent.listen_address,
+                      srv->cfg.visualization.dashboard_port, strerror(errno));
+        close(fd);
+        freeaddrinfo(ai);
+        return r;
+    }
+    srv->family = ai->ai_family;
+    freeaddrinfo(ai);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+    srv->listen_fd = fd;
+    return 0;
+}
+
+static void free_server(struct http_server *srv)
+{
+    if (srv->token) {
+        auth_wipe(srv->token, strlen(srv->token));
+        free(srv->token);
+    }
+    if (srv->key_pem) {
+        auth_wipe(srv->key_pem, strlen(srv->key_pem));
+        free(srv->key_pem);
+    }
+    free(srv->cert_pem);
+    config_done(&srv->cfg);
+    pthread_cond_destroy(&srv->reaper_wake);
+    pthread_mutex_destroy(&srv->lock);
+    free(srv);
+}
+
+#define OPT(o, v, p)                                                    \
+    (struct MHD_OptionItem)                                             \
+    {                                                                   \
+        .option = (o), .value = (intptr_t)(v), .ptr_value = (void *)(p) \
+    }
+
+int http_server_start(struct http_server **ret, struct monitor *mon, const struct config *cfg,
+                      struct strbuf *errs)
+{
+    struct http_server *srv = calloc(1, sizeof(*srv));
+    struct MHD_OptionItem opts[20];
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    size_t n = 0;
+    pthread_condattr_t ca;
+    int r;
+
+    *ret = NULL;
+    if (!srv || config_copy(&srv->cfg, cfg) < 0) {
+        free(srv);
+        strbuf_puts(errs, "http: out of memory\n");
+        return -ENOMEM;
+    }
+    srv->mon = mon;
+    srv->start_time = now_epoch();
+    srv->conns.next = srv->conns.prev = &srv->conns;
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->reaper_wake, &ca);
+    pthread_condattr_destroy(&ca);
+    srv->listen_fd = -1;
+    r = load_secrets(srv, errs);
+    if (r == 0)
+        r = open_listener(srv, errs);
+    if (r < 0) {
+        free_server(srv);
+        return r;
+    }
+    if (srv->family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (srv->cert_pem)
+        flags |= MHD_USE_TLS;
+
+    opts[n++] = OPT(MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, NULL);
+    opts[n++] = OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->http.max_connections, NULL);
+    opts[n++] = OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->http.idle_timeout_sec, NULL);
+    /* the connection's memory pool holds the request line and headers, plus
+     * the response headers: what is left over the cap is for those */
+    opts[n++] =
+        OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http.max_header_bytes + 4096, NULL);
+    opts[n++] = OPT(MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL);
+    if (cfg->http.threads > 1)
+        opts[n++] = OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->http.threads, NULL);
+    opts[n++] = OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv);
+    opts[n++] = OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
+    opts[n++] = OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv);
+    opts[n++] = OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv);
+    if (srv->cert_pem) {
+        opts[n++] = OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem);
+        opts[n++] = OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem);
+        opts[n++] = OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
+                        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE");
+    }
+    opts[n++] = OPT(MHD_OPTION_END, 0, NULL);
+
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts,
+                                   MHD_OPTION_END);
+    if (!srv->daemon) {
+        strbuf_printf(errs, "http: cannot serve on %s port %u: %s\n", cfg->agent.listen_address,
+                      srv->port,
+                      srv->start_error[0] ? srv->start_error : "libmicrohttpd refused to start");
+        close(srv->listen_fd);
+        free_server(srv);
+        return -EINVAL;
+    }
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) == 0)
+        srv->reaper_started = true;
+    else
+        log_warn("no header-deadline thread: slow clients are bounded by the idle timeout only");
+    log_info("serving %s://%s:%u/ (auth %s)", srv->cert_pem ? "https" : "http",
+             cfg->agent.listen_address, srv->port, srv->auth_on ? "on" : "off");
+    *ret = srv;
+    return 0;
+}
+
+uint16_t http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    if (srv->reaper_started) {
+        pthread_mutex_lock(&srv->lock);
+        srv->reaper_stop = true;
+        pthread_cond_signal(&srv->reaper_wake);
+        pthread_mutex_unlock(&srv->lock);
+        pthread_join(srv->reaper, NULL);
+    }
+    free_server(srv);
+}

@@ -1,0 +1,43 @@
+/*
+ * The daemon's HTTP server (libmicrohttpd): the JSON API, /metrics, /healthz,
+ * with access control, optional TLS and the limits that keep it alive under
+ * abuse: a connection cap, an idle timeout, a deadline for a request's headers
+ * however slowly they trickle in (slowloris), header and URL size caps, and
+ * bounded responses.
+ *
+ * http_server_start() binds agent.listen_address:visualization.dashboard_port
+ * and serves from its own threads until http_server_stop(). The routes and
+ * their answers are in handlers.c.
+ */
+#ifndef AM_SERVE_HTTP_H
+#define AM_SERVE_HTTP_H
+
+#include <stdint.h>
+
+#include "common/strbuf.h"
+#include "core/config.h"
+#include "core/monitor.h"
+
+struct http_server;
+
+/* Counters the server keeps (also exported on /metrics). */
+struct http_counters {
+    _Atomic uint64_t requests;
+    _Atomic uint64_t rejected; /* 4xx answers */
+    _Atomic uint64_t scrapes;
+    _Atomic uint64_t auth_failures;
+    _Atomic uint64_t deadline_closed; /* connections closed for slow headers */
+};
+
+/*
+ * Starts serving mon with cfg (copied). On failure returns -errno and appends
+ * one line to errs (address in use, unreadable certificate...).
+ */
+int http_server_start(struct http_server **ret, struct monitor *mon, const struct config *cfg,
+                      struct strbuf *errs);
+/* The port actually bound (differs from the config's when that is 0). */
+uint16_t http_server_port(const struct http_server *srv);
+/* Stops the threads, closes every connection, frees. Accepts NULL. */
+void http_server_stop(struct http_server *srv);
+
+#endif
