@@ -6,11 +6,16 @@
 #   2. bench/overhead.sh: the daemon's CPU % of one core and RSS at 1 s and 5 s beside
 #      sadc and collectd (DURATION s per interval, default 60); target at 1 s
 #      <= 0.05 % and <= 8 MiB.
-# Both run from the repository root and print their own results; each says whether its
+#   3. bench/scrape.sh: render time and size of /metrics (BUILD_DIR/bench/bench_render),
+#      then latency p50/p99 and server CPU per scrape over SCRAPES (default 1000)
+#      sequential scrapes of the daemon's /metrics and of prometheus-node-exporter's;
+#      target: node_exporter's CPU per scrape >= 30x arthamon's.
+# All run from the repository root and print their own results; each says whether its
 # target is met. Exits 1 when a benchmark could not run (missing build), 0 otherwise.
 #
-# Environment: BUILD_DIR (default build), TICKS, and those of bench/overhead.sh
-# (DURATION, WARMUP, INTERVALS, P2P_PORTS, NODE_PID, NODE_NAME, COLLECTD_WRITE, KEEP_TMP).
+# Environment: BUILD_DIR (default build), TICKS, those of bench/overhead.sh
+# (DURATION, WARMUP, INTERVALS, P2P_PORTS, NODE_PID, NODE_NAME, COLLECTD_WRITE, KEEP_TMP)
+# and of bench/scrape.sh (SCRAPES, RENDERS, NODE_EXPORTER, NODE_EXPORTER_ARGS).
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -30,4 +35,8 @@ fi
 echo
 echo "== bench/overhead: the daemon beside sadc and collectd, ${DURATION:-60} s per interval"
 bench/overhead.sh || status=1
+
+echo
+echo "== bench/scrape: /metrics render time, then ${SCRAPES:-1000} scrapes beside node_exporter"
+bench/scrape.sh || status=1
 exit "$status"

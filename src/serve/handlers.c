@@ -178,6 +178,8 @@ static void do_metrics(const struct api_context *ctx, const char *accept, struct
     self.scrapes_total = ctx->scrapes;
     self.http_requests_total = ctx->requests;
     self.http_rejected_total = ctx->rejected;
+    self.http_auth_failures_total = ctx->auth_failures;
+    self.http_deadline_closed_total = ctx->deadline_closed;
     /* a stuck sampler's last figures are not re-served as if current */
     if (snap && now_epoch() - (double)snap->timestamp_ms / 1000.0 > max_age(ctx->cfg)) {
         snapshot_unref(snap);

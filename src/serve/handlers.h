@@ -63,7 +63,7 @@ struct api_context {
     const struct config *cfg; /* the server's copy */
     const char *version;
     double start_time; /* epoch seconds */
-    uint64_t requests, rejected, scrapes;
+    uint64_t requests, rejected, scrapes, auth_failures, deadline_closed;
 };
 
 /* Serves one request already routed and checked. res->body is initialised by the caller. */

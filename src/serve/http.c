@@ -30,9 +30,9 @@
 struct conn_track {
     struct conn_track *prev, *next;
     int fd;
-    uint64_t since_ns; /* when it started waiting for a request's headers */
-    bool waiting;
-    bool shut; /* the reaper shut it down */
+    uint64_t deadline_ns; /* the request's headers must be in by then */
+    bool waiting;         /* for a request's headers */
+    bool shut;            /* the reaper shut it down */
 };
 
 struct http_server {
@@ -57,9 +57,12 @@ struct http_server {
     _Atomic int64_t last_auth_log;
 };
 
+enum conn_event { EV_ACCEPTED, EV_REQUEST_LINE, EV_HEADERS, EV_ANSWERED };
+
 /* Per request: the raw target as sent, before libmicrohttpd decodes it. */
 struct req {
     bool too_long;
+    bool headers_seen;
     bool answered;
     char target[];
 };
@@ -89,16 +92,19 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
     log_debug("libmicrohttpd: %s", msg);
 }
 
+static struct conn_track *track_of(struct MHD_Connection *c);
+static void conn_event(struct http_server *srv, struct conn_track *t, enum conn_event ev);
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     size_t n = strnlen(uri, HTTPQ_MAX_TARGET + 1);
     struct req *rq = malloc(sizeof(*rq) + (n > HTTPQ_MAX_TARGET ? 0 : n) + 1);
 
-    (void)cls;
-    (void)c;
+    conn_event(cls, track_of(c), EV_REQUEST_LINE);
     if (!rq)
         return NULL;
     rq->answered = false;
+    rq->headers_seen = false;
     rq->too_long = n > HTTPQ_MAX_TARGET;
     if (rq->too_long)
         n = 0;
@@ -114,15 +120,46 @@ static struct conn_track *track_of(struct MHD_Connection *c)
     return ci ? ci->socket_context : NULL;
 }
 
-static void set_waiting(struct http_server *srv, struct MHD_Connection *c, bool waiting)
+static uint64_t sec_ns(uint32_t sec)
 {
-    struct conn_track *t = track_of(c);
+    return (uint64_t)sec * 1000000000ull;
+}
+
+/*
+ * The header deadline of a connection:
+ *   accepted            request_timeout from now
+ *   request line seen   no later than request_timeout from now
+ *   headers complete    none (the request is being served)
+ *   answer sent         keep-alive: the next request line may take idle_timeout
+ *                       (the same silence libmicrohttpd allows), its headers
+ *                       then request_timeout
+ */
+static void conn_event(struct http_server *srv, struct conn_track *t, enum conn_event ev)
+{
+    uint64_t now = mono_ns(), req = sec_ns(srv->cfg.http.request_timeout_sec);
+    uint64_t idle = sec_ns(srv->cfg.http.idle_timeout_sec);
 
     if (!t)
         return;
     pthread_mutex_lock(&srv->lock);
-    t->waiting = waiting;
-    t->since_ns = mono_ns();
+    switch (ev) {
+    case EV_ACCEPTED:
+        t->waiting = true;
+        t->deadline_ns = now + req;
+        break;
+    case EV_REQUEST_LINE:
+        if (!t->waiting || t->deadline_ns > now + req)
+            t->deadline_ns = now + req;
+        t->waiting = true;
+        break;
+    case EV_HEADERS:
+        t->waiting = false;
+        break;
+    case EV_ANSWERED:
+        t->waiting = true;
+        t->deadline_ns = now + (idle > req ? idle : req) + req;
+        break;
+    }
     pthread_mutex_unlock(&srv->lock);
 }
 
@@ -141,8 +178,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             return; /* untracked: only the idle timeout applies */
         }
         t->fd = ci->connect_fd;
-        t->since_ns = mono_ns();
-        t->waiting = true;
+        conn_event(srv, t, EV_ACCEPTED);
         pthread_mutex_lock(&srv->lock);
         t->next = srv->conns.next;
         t->prev = &srv->conns;
@@ -170,8 +206,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     free(*con_cls);
     *con_cls = NULL;
-    /* keep-alive: the deadline now runs for the next request's headers */
-    set_waiting(cls, c, true);
+    conn_event(cls, track_of(c), EV_ANSWERED);
 }
 
 /* Closes connections whose request headers are overdue, however much they
@@ -179,7 +214,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void *reaper_main(void *arg)
 {
     struct http_server *srv = arg;
-    uint64_t limit = (uint64_t)srv->cfg.http.request_timeout_sec * 1000000000ull;
 
     pthread_mutex_lock(&srv->lock);
     while (!srv->reaper_stop) {
@@ -187,7 +221,7 @@ static void *reaper_main(void *arg)
         struct timespec ts = {(time_t)(dl / 1000000000ull), (long)(dl % 1000000000ull)};
 
         for (struct conn_track *t = srv->conns.next; t != &srv->conns; t = t->next) {
-            if (t->waiting && !t->shut && now - t->since_ns > limit) {
+            if (t->waiting && !t->shut && now > t->deadline_ns) {
                 shutdown(t->fd, SHUT_RDWR);
                 t->shut = true;
                 atomic_fetch_add(&srv->ctr.deadline_closed, 1);
@@ -319,9 +353,28 @@ static void serve(struct http_server *srv, struct MHD_Connection *c, const char 
     ctx.requests = atomic_load(&srv->ctr.requests);
     ctx.rejected = atomic_load(&srv->ctr.rejected);
     ctx.scrapes = atomic_load(&srv->ctr.scrapes);
+    ctx.auth_failures = atomic_load(&srv->ctr.auth_failures);
+    ctx.deadline_closed = atomic_load(&srv->ctr.deadline_closed);
     api_handle(&ctx, r, &p, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), res);
 }
 
+/* A request that announces a body (which we never read). */
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strcmp(cl, "0") != 0) ||
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/*
+ * libmicrohttpd calls this once when the headers are in, then again (with the
+ * body, if any, then with no data) until an answer is queued. An answer queued
+ * on the first call makes it drop the request's remainder and close the
+ * connection; so a request without a body is answered on the second call, and
+ * the connection stays open for the next one. A request with a body is
+ * answered at once (405 or 4xx: nothing here takes a body), and closed.
+ */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -338,9 +391,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0; /* a body we did not ask for: dropped */
         return MHD_YES;
     }
+    if (rq && !rq->headers_seen) {
+        rq->headers_seen = true;
+        conn_event(srv, track_of(c), EV_HEADERS);
+        if (!has_body(c))
+            return MHD_YES; /* answered on the next call, keeping the connection */
+    }
     if (rq)
         rq->answered = true;
-    set_waiting(srv, c, false);
+    else
+        conn_event(srv, track_of(c), EV_HEADERS);
     atomic_fetch_add(&srv->ctr.requests, 1);
     strbuf_init(&res.body, RESPONSE_MAX);
     serve(srv, c, method, rq, &res);

@@ -756,9 +756,15 @@ static void put_self(struct writer *w, const struct prom_self *self)
                (double)self->scrapes_total);
     put_single(w, "arthamon_http_requests_total", "counter", "HTTP requests received", "",
                (double)self->http_requests_total);
-    put_single(w, "arthamon_http_rejected_total", "counter",
-               "HTTP requests refused: 4xx answers and connections over the limit", "",
+    put_single(w, "arthamon_http_rejected_total", "counter", "HTTP requests answered 4xx", "",
                (double)self->http_rejected_total);
+    put_single(w, "arthamon_http_auth_failures_total", "counter",
+               "HTTP requests refused for missing or wrong credentials", "",
+               (double)self->http_auth_failures_total);
+    put_single(w, "arthamon_http_deadline_closed_total", "counter",
+               "Connections closed because a request's headers were not in within "
+               "http.request_timeout_sec",
+               "", (double)self->http_deadline_closed_total);
 }
 
 /* ---- collecting the snapshot's samples, grouped by family ---- */

@@ -63,7 +63,9 @@ struct prom_self {
     double sampling_interval_seconds;
     uint64_t scrapes_total; /* /metrics requests served, this one included */
     uint64_t http_requests_total;
-    uint64_t http_rejected_total; /* requests refused: 4xx answers, connection limit */
+    uint64_t http_rejected_total;        /* requests answered 4xx */
+    uint64_t http_auth_failures_total;   /* requests without valid credentials (401) */
+    uint64_t http_deadline_closed_total; /* connections closed for overdue headers */
 };
 
 /* A snapshot with more samples than this is refused (-ENOSPC). */

@@ -55,6 +55,8 @@ static void small_self(struct prom_self *self)
     self->scrapes_total = 4;
     self->http_requests_total = 10;
     self->http_rejected_total = 2;
+    self->http_auth_failures_total = 1;
+    self->http_deadline_closed_total = 5;
 }
 
 /* The lines of text that start with prefix, counted. */
@@ -393,6 +395,8 @@ static const char *const self_names[] = {
     "arthamon_scrapes_total",
     "arthamon_http_requests_total",
     "arthamon_http_rejected_total",
+    "arthamon_http_auth_failures_total",
+    "arthamon_http_deadline_closed_total",
 };
 
 /* docs/metrics.md gives every exposed name. */
@@ -602,10 +606,17 @@ static const char self_text[] =
     "# HELP arthamon_http_requests_total HTTP requests received\n"
     "# TYPE arthamon_http_requests_total counter\n"
     "arthamon_http_requests_total{node_id=\"self-node\"} 10\n"
-    "# HELP arthamon_http_rejected_total HTTP requests refused: 4xx answers and connections "
-    "over the limit\n"
+    "# HELP arthamon_http_rejected_total HTTP requests answered 4xx\n"
     "# TYPE arthamon_http_rejected_total counter\n"
-    "arthamon_http_rejected_total{node_id=\"self-node\"} 2\n";
+    "arthamon_http_rejected_total{node_id=\"self-node\"} 2\n"
+    "# HELP arthamon_http_auth_failures_total HTTP requests refused for missing or wrong "
+    "credentials\n"
+    "# TYPE arthamon_http_auth_failures_total counter\n"
+    "arthamon_http_auth_failures_total{node_id=\"self-node\"} 1\n"
+    "# HELP arthamon_http_deadline_closed_total Connections closed because a request's headers "
+    "were not in within http.request_timeout_sec\n"
+    "# TYPE arthamon_http_deadline_closed_total counter\n"
+    "arthamon_http_deadline_closed_total{node_id=\"self-node\"} 5\n";
 
 static const char self_om[] =
     "# HELP arthamon_build_info Version of the agent, with the node it watches; always 1\n"
@@ -654,10 +665,16 @@ static const char self_om[] =
     "# HELP arthamon_http_requests HTTP requests received\n"
     "# TYPE arthamon_http_requests counter\n"
     "arthamon_http_requests_total{node_id=\"self-node\"} 10\n"
-    "# HELP arthamon_http_rejected HTTP requests refused: 4xx answers and connections over the "
-    "limit\n"
+    "# HELP arthamon_http_rejected HTTP requests answered 4xx\n"
     "# TYPE arthamon_http_rejected counter\n"
     "arthamon_http_rejected_total{node_id=\"self-node\"} 2\n"
+    "# HELP arthamon_http_auth_failures HTTP requests refused for missing or wrong credentials\n"
+    "# TYPE arthamon_http_auth_failures counter\n"
+    "arthamon_http_auth_failures_total{node_id=\"self-node\"} 1\n"
+    "# HELP arthamon_http_deadline_closed Connections closed because a request's headers were "
+    "not in within http.request_timeout_sec\n"
+    "# TYPE arthamon_http_deadline_closed counter\n"
+    "arthamon_http_deadline_closed_total{node_id=\"self-node\"} 5\n"
     "# EOF\n";
 
 static void self_metrics_without_snapshot(void **state)
