@@ -5,7 +5,7 @@
 # when not root. Prints one line when nothing is missing.
 set -eu
 
-pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libcrypt-dev"
+pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libcrypt-dev libgnutls28-dev"
 # test: the independent tools the accuracy tests compare against, clang (the tree
 # must build warning-free with it too), and the
 # network/disk plumbing they build (namespaces, veth, loop devices, nftables);

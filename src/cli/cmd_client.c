@@ -251,7 +251,7 @@ int cmd_hash_password(int argc, char **argv)
     auth_wipe(pw, sizeof(pw));
     if (r < 0) {
         fprintf(stderr, "arthamon: %s\n",
-                r == -EINVAL ? "empty password" : "cannot hash the password");
+                r == -EINVAL ? "the password must be 1 to 511 bytes" : "cannot hash the password");
         return 1;
     }
     printf("%s\n", hash);

@@ -53,6 +53,17 @@ static void apply_hook(struct monitor *m, const struct config *cfg)
     monitor_set_tick_hook(m, cfg->agent.console_summary ? on_tick : NULL, NULL);
 }
 
+static struct http_shared http_state; /* counters and start time, across reloads */
+
+static void log_errs(struct strbuf *errs, const char *dflt)
+{
+    size_t n = errs->len;
+
+    while (n > 0 && errs->buf[n - 1] == '\n')
+        errs->buf[--n] = '\0';
+    log_error("%s", errs->buf ? errs->buf : dflt);
+}
+
 /* The HTTP server for cfg, or NULL when it is off or cannot start (logged). */
 static struct http_server *serve(struct monitor *m, const struct config *cfg)
 {
@@ -62,14 +73,34 @@ static struct http_server *serve(struct monitor *m, const struct config *cfg)
     if (!cfg->http.enabled)
         return NULL;
     strbuf_init(&errs, 4096);
-    if (http_server_start(&srv, m, cfg, &errs) < 0) {
-        size_t n = errs.len;
-        while (n > 0 && errs.buf[n - 1] == '\n')
-            errs.buf[--n] = '\0';
-        log_error("%s", errs.buf ? errs.buf : "http: cannot start");
-    }
+    if (http_server_start(&srv, m, cfg, &http_state, &errs) < 0)
+        log_errs(&errs, "http: cannot start");
     strbuf_done(&errs);
     return srv;
+}
+
+/* Moves the HTTP server to ncfg. False if ncfg cannot be served (logged); the
+ * server then runs on with the old config, as the rest of the daemon does. */
+static bool reserve(struct http_server **srv, struct monitor *m, const struct config *ncfg)
+{
+    struct strbuf errs;
+    bool ok = true;
+
+    if (!*srv || !ncfg->http.enabled) {
+        http_server_stop(*srv);
+        *srv = serve(m, ncfg);
+        return !ncfg->http.enabled || *srv;
+    }
+    strbuf_init(&errs, 4096);
+    if (http_server_reload(srv, ncfg, &errs) < 0) {
+        log_errs(&errs, "http: cannot serve the new configuration");
+        ok = false;
+    }
+    strbuf_done(&errs);
+    if (!*srv)
+        log_error("reload: the HTTP server could not be restored either; the API is down "
+                  "until the next successful reload");
+    return ok;
 }
 
 int cmd_run(int argc, char **argv)
@@ -131,6 +162,7 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
 
+    http_shared_init(&http_state);
     srv = serve(m, &cfg);
     if (cfg.http.enabled && !srv) {
         /* asked to serve and cannot (port taken, bad certificate): say so and stop,
@@ -164,14 +196,10 @@ int cmd_run(int argc, char **argv)
                 log_error("reload failed; keeping the running configuration");
                 continue;
             }
-            /* the server restarts with the new config (port, credentials, TLS);
-             * if that fails, the old one comes back */
-            http_server_stop(srv);
-            srv = serve(m, &ncfg);
-            if (!srv && ncfg.http.enabled) {
-                log_error("reload: HTTP server failed with the new configuration; keeping the "
-                          "running configuration");
-                srv = serve(m, &cfg);
+            /* the server moves to the new config (port, credentials, TLS);
+             * if it cannot, everything keeps the running configuration */
+            if (!reserve(&srv, m, &ncfg)) {
+                log_error("reload: keeping the running configuration");
                 config_done(&ncfg);
                 continue;
             }

@@ -52,7 +52,7 @@ void anomaly_log_free(struct anomaly_log *log)
 
 static size_t str_size(const char *s)
 {
-    return s ? strlen(s) + 1 : 0;
+    return s ? strlen(s) + 1 : 1;
 }
 
 /* Copies s into *pool, returns the copy (NULL stays NULL). */
@@ -62,7 +62,7 @@ static const char *pool_put(char **pool, const char *s)
     char *d = *pool;
 
     if (!s)
-        return NULL;
+        s = ""; /* every string of a stored anomaly is set */
     n = strlen(s) + 1;
     memcpy(d, s, n);
     *pool += n;
@@ -88,6 +88,7 @@ int anomaly_log_add(struct anomaly_log *log, const struct anomaly *a)
     if (!e)
         return -ENOMEM;
     e->a = *a;
+    e->a.id[sizeof(e->a.id) - 1] = '\0';
     e->a.n_related = nrel;
     e->a.n_actions = nact;
     pool = e->strings;

@@ -1,6 +1,7 @@
 #define LOG_MODULE "config"
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -141,7 +142,8 @@ static const struct key visualization_keys[] = {
 static const struct key alerts_keys[] = {
     K_BOOL("enabled", alerts.enabled),
     K_STRN("email", alerts.email),
-    K_STRN("webhook_url", alerts.webhook_url),
+    /* often a credential in itself (a token in the path, user:password@) */
+    {.name = "webhook_url", .type = T_STR_NULL, .offset = OFF(alerts.webhook_url), .secret = true},
     K_UINT("min_severity", alerts.min_severity, 1, 5),
     K_BOOL("quantum_alerts", alerts.quantum_alerts),
     K_END,
@@ -398,11 +400,30 @@ void config_done(struct config *cfg)
     free_strings(cfg, root_keys);
 }
 
+/* Sets every string and list of cfg to NULL (without freeing: they are not its own). */
+static void forget_strings(struct config *cfg, const struct key *keys)
+{
+    for (const struct key *k = keys; k->name; k++) {
+        char *base = (char *)cfg + k->offset;
+
+        if (k->type == T_STR || k->type == T_STR_NULL) {
+            *(char **)base = NULL;
+        } else if (k->type == T_STRLIST) {
+            ((struct config_strlist *)base)->v = NULL;
+            ((struct config_strlist *)base)->n = 0;
+        } else if (k->type == T_SECTION || k->type == T_SECTION_OPT) {
+            forget_strings(cfg, k->section);
+        }
+    }
+}
+
 int config_copy(struct config *dst, const struct config *src)
 {
     int r;
 
     memcpy(dst, src, sizeof(*dst));
+    /* a copy that fails half-way must free only what it made, never src's */
+    forget_strings(dst, root_keys);
     r = dup_strings(dst, src, root_keys);
     if (r < 0) {
         config_done(dst);
@@ -1118,6 +1139,19 @@ static bool dir_writable(const char *path)
            access(path, W_OK | X_OK) == 0;
 }
 
+bool config_token_ok(const char *t)
+{
+    size_t i = 0, n = strlen(t);
+
+    while (i < n && (isalnum((unsigned char)t[i]) || strchr("-._~+/", t[i])))
+        i++;
+    if (i == 0)
+        return false;
+    while (i < n && t[i] == '=')
+        i++;
+    return i == n && n <= 1024;
+}
+
 int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs)
 {
     char buf[4096];
@@ -1155,8 +1189,9 @@ int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs)
         strbuf_puts(errs, "http.auth: set bearer_token or bearer_token_file, not both\n");
         return -EINVAL;
     }
-    if (cfg->http.auth.bearer_token && !*cfg->http.auth.bearer_token) {
-        strbuf_puts(errs, "http.auth.bearer_token: an empty token would let anyone in\n");
+    if (cfg->http.auth.bearer_token && !config_token_ok(cfg->http.auth.bearer_token)) {
+        strbuf_puts(errs, "http.auth.bearer_token: use 1 to 1024 characters from A-Z a-z 0-9 "
+                          "- . _ ~ + / (then optional '=' padding), as RFC 6750 tokens are\n");
         return -EINVAL;
     }
     if (!make_dirs)

@@ -151,7 +151,10 @@ void config_foreach_key(void (*fn)(void *ctx, const char *path, bool is_section)
  * API keys) that are set are written as "<redacted>". */
 int config_to_json(const struct config *cfg, struct strbuf *out);
 
-/* Deep copy; -ENOMEM. */
+/* True if t can be sent as a bearer token (RFC 6750 b64token, 1 to 1024 bytes). */
+bool config_token_ok(const char *t);
+
+/* Deep copy; -ENOMEM (dst then holds nothing to free). */
 int config_copy(struct config *dst, const struct config *src);
 
 /* Applies monitoring.logging: level, stdout, and the file <output_dir>/arthamon.log

@@ -131,9 +131,10 @@ static void publish(struct monitor *m, struct snapshot *snap, uint64_t took_ns,
     m->ring_head = (m->ring_head + 1) % m->ring_cap;
     if (m->ring_len < m->ring_cap)
         m->ring_len++;
-    m->stats.ticks = s->ticks;
+    m->stats.ticks++; /* counts on across reloads, which rebuild the sampler */
     m->stats.last_tick_ns = took_ns;
     m->stats.last_tick_unix_ms = snap->timestamp_ms;
+    m->stats.last_tick_mono_ns = mono_ns();
     m->stats.tick_seconds_sum += (double)took_ns / 1e9;
     m->stats.tick_buckets[tick_bucket(took_ns)]++;
     m->stats.ncollectors = s->nslots;

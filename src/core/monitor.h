@@ -37,6 +37,7 @@ struct monitor_stats {
     uint64_t last_tick_ns;      /* wall time the last tick took */
     uint64_t ticks_missed;      /* intervals skipped because the sampler fell behind */
     uint64_t last_tick_unix_ms; /* wall clock of the last publish; 0: none yet */
+    uint64_t last_tick_mono_ns; /* CLOCK_MONOTONIC of the same (ages: immune to clock steps) */
     /* tick durations: count per bucket (not cumulative), the last one is +Inf */
     uint64_t tick_buckets[MONITOR_TICK_BUCKETS + 1];
     double tick_seconds_sum;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/sampler.h"
 #include "prom.h"
 #include "report.h"
 #include "summary.h"
@@ -137,8 +138,8 @@ static void do_healthz(const struct api_context *ctx, const struct api_params *p
     const char *status = "ok";
 
     monitor_get_stats(ctx->mon, &st);
-    if (st.last_tick_unix_ms)
-        age = now_epoch() - (double)st.last_tick_unix_ms / 1000.0;
+    if (st.last_tick_mono_ns)
+        age = (double)(mono_ns() - st.last_tick_mono_ns) / 1e9;
     if (!sampling(ctx->cfg))
         status = "disabled";
     else if (st.ticks == 0 && now_epoch() - ctx->start_time < max_age(ctx->cfg))
@@ -181,7 +182,7 @@ static void do_metrics(const struct api_context *ctx, const char *accept, struct
     self.http_auth_failures_total = ctx->auth_failures;
     self.http_deadline_closed_total = ctx->deadline_closed;
     /* a stuck sampler's last figures are not re-served as if current */
-    if (snap && now_epoch() - (double)snap->timestamp_ms / 1000.0 > max_age(ctx->cfg)) {
+    if (snap && (double)(mono_ns() - self.stats.last_tick_mono_ns) / 1e9 > max_age(ctx->cfg)) {
         snapshot_unref(snap);
         snap = NULL;
     }

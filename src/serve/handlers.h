@@ -54,7 +54,8 @@ struct api_response {
     unsigned status;
     const char *content_type;
     struct strbuf body;
-    const char *allow; /* for 405 */
+    const char *allow;       /* for 405 */
+    const char *retry_after; /* for 429 */
 };
 
 /* What the handlers read. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <microhttpd.h>
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,22 +34,40 @@ struct conn_track {
     int fd;
     uint64_t deadline_ns; /* the request's headers must be in by then */
     bool waiting;         /* for a request's headers */
+    bool idle;            /* between requests on a kept-alive connection */
     bool shut;            /* the reaper shut it down */
+};
+
+#define AUTH_CACHE     8
+#define AUTH_CACHE_TTL (600 * 1000000000ull)
+
+/* A basic credential that passed crypt(3): its HMAC under a per-server random
+ * key, so that the password itself is never kept. */
+struct auth_hit {
+    uint8_t mac[32];
+    uint64_t expires_ns;
 };
 
 struct http_server {
     struct MHD_Daemon *daemon;
     struct monitor *mon;
     struct config cfg;
-    char *token; /* bearer token (config or file); NULL: none */
+    struct http_shared *shared; /* counters and start time, across restarts */
+    char *token;                /* bearer token (config or file); NULL: none */
     bool auth_on;
     char *cert_pem, *key_pem;
-    int listen_fd; /* handed to libmicrohttpd, which closes it */
+    int listen_fd;   /* ours; libmicrohttpd gets a duplicate */
+    int quiesced_fd; /* the duplicate handed back by MHD_quiesce_daemon() */
     int family;
     uint16_t port;
-    double start_time;
-    struct http_counters ctr;
+    _Atomic bool started;
+    pthread_mutex_t err_lock;
     char start_error[256];
+
+    pthread_mutex_t crypt_lock; /* one crypt(3) at a time; others are told to retry */
+    pthread_mutex_t cache_lock;
+    uint8_t cache_key[32];
+    struct auth_hit cache[AUTH_CACHE];
 
     pthread_mutex_t lock; /* the connection list */
     struct conn_track conns;
@@ -87,8 +107,11 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
     n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    if (!srv->daemon)
+    if (!atomic_load(&srv->started)) {
+        pthread_mutex_lock(&srv->err_lock);
         snprintf(srv->start_error, sizeof(srv->start_error), "%s", msg);
+        pthread_mutex_unlock(&srv->err_lock);
+    }
     log_debug("libmicrohttpd: %s", msg);
 }
 
@@ -145,18 +168,21 @@ static void conn_event(struct http_server *srv, struct conn_track *t, enum conn_
     switch (ev) {
     case EV_ACCEPTED:
         t->waiting = true;
+        t->idle = false;
         t->deadline_ns = now + req;
         break;
     case EV_REQUEST_LINE:
         if (!t->waiting || t->deadline_ns > now + req)
             t->deadline_ns = now + req;
         t->waiting = true;
+        t->idle = false;
         break;
     case EV_HEADERS:
         t->waiting = false;
         break;
     case EV_ANSWERED:
         t->waiting = true;
+        t->idle = true;
         t->deadline_ns = now + (idle > req ? idle : req) + req;
         break;
     }
@@ -224,7 +250,7 @@ static void *reaper_main(void *arg)
             if (t->waiting && !t->shut && now > t->deadline_ns) {
                 shutdown(t->fd, SHUT_RDWR);
                 t->shut = true;
-                atomic_fetch_add(&srv->ctr.deadline_closed, 1);
+                atomic_fetch_add(&srv->shared->ctr.deadline_closed, 1);
             }
         }
         pthread_cond_timedwait(&srv->reaper_wake, &srv->lock, &ts);
@@ -235,37 +261,89 @@ static void *reaper_main(void *arg)
 
 /* ---- access control ---- */
 
-static bool authorized(struct http_server *srv, struct MHD_Connection *c, const struct route *r)
+enum auth_verdict { AUTH_OK, AUTH_DENIED, AUTH_BUSY };
+
+static void cred_mac(const struct http_server *srv, const struct auth_cred *cred, uint8_t mac[32])
+{
+    size_t ul = strlen(cred->user), pl = strlen(cred->secret);
+    char buf[AUTH_MAX_USER + AUTH_MAX_SECRET + 2];
+
+    memcpy(buf, cred->user, ul);
+    buf[ul] = '\0'; /* user names hold no NUL: "a" + "bc" and "ab" + "c" differ */
+    memcpy(buf + ul + 1, cred->secret, pl);
+    gnutls_hmac_fast(GNUTLS_MAC_SHA256, srv->cache_key, sizeof(srv->cache_key), buf, ul + 1 + pl,
+                     mac);
+    auth_wipe(buf, sizeof(buf));
+}
+
+/* A basic credential: a recent success is recognised by its HMAC; otherwise
+ * crypt(3), one at a time, since each costs tens of milliseconds of CPU and a
+ * client could otherwise keep every thread busy with wrong passwords. */
+static enum auth_verdict check_basic(struct http_server *srv, const struct auth_cred *cred)
+{
+    const struct config *cfg = &srv->cfg;
+    uint8_t mac[32];
+    uint64_t now = mono_ns();
+    bool hit = false, user_ok, pass_ok;
+    size_t slot = 0;
+
+    cred_mac(srv, cred, mac);
+    pthread_mutex_lock(&srv->cache_lock);
+    for (size_t i = 0; i < AUTH_CACHE; i++) {
+        bool live = srv->cache[i].expires_ns > now;
+        /* every slot is compared, live or not: the time does not depend on where a hit is */
+        hit |= auth_ct_equal(srv->cache[i].mac, 32, mac, 32) & live;
+        if (srv->cache[i].expires_ns < srv->cache[slot].expires_ns)
+            slot = i;
+    }
+    pthread_mutex_unlock(&srv->cache_lock);
+    if (hit)
+        return AUTH_OK;
+    if (pthread_mutex_trylock(&srv->crypt_lock) != 0)
+        return AUTH_BUSY;
+    /* both checks always run: the timing does not tell which failed */
+    user_ok = auth_ct_equal(cred->user, strlen(cred->user), cfg->http.auth.basic_user,
+                            strlen(cfg->http.auth.basic_user));
+    pass_ok = auth_password_ok(cred->secret, cfg->http.auth.basic_password_hash);
+    pthread_mutex_unlock(&srv->crypt_lock);
+    if (!(user_ok && pass_ok))
+        return AUTH_DENIED;
+    pthread_mutex_lock(&srv->cache_lock);
+    memcpy(srv->cache[slot].mac, mac, 32);
+    srv->cache[slot].expires_ns = now + AUTH_CACHE_TTL;
+    pthread_mutex_unlock(&srv->cache_lock);
+    return AUTH_OK;
+}
+
+static enum auth_verdict authorized(struct http_server *srv, struct MHD_Connection *c,
+                                    const struct route *r)
 {
     const struct config *cfg = &srv->cfg;
     struct auth_cred cred;
     const char *hdr;
-    bool ok = false;
+    enum auth_verdict v = AUTH_DENIED;
 
     if (!srv->auth_on || r->open || (r->id == ROUTE_METRICS && cfg->http.auth.metrics_open))
-        return true;
+        return AUTH_OK;
     hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth_parse(hdr, &cred) == 0) {
         if (cred.scheme == AUTH_BEARER && srv->token) {
-            ok = auth_ct_equal(cred.secret, strlen(cred.secret), srv->token, strlen(srv->token));
+            if (auth_ct_equal(cred.secret, strlen(cred.secret), srv->token, strlen(srv->token)))
+                v = AUTH_OK;
         } else if (cred.scheme == AUTH_BASIC && cfg->http.auth.basic_user) {
-            /* both checks always run: the timing does not tell which failed */
-            bool user_ok = auth_ct_equal(cred.user, strlen(cred.user), cfg->http.auth.basic_user,
-                                         strlen(cfg->http.auth.basic_user));
-            bool pass_ok = auth_password_ok(cred.secret, cfg->http.auth.basic_password_hash);
-            ok = user_ok && pass_ok;
+            v = check_basic(srv, &cred);
         }
     }
     auth_wipe(&cred, sizeof(cred));
-    if (!ok) {
+    if (v == AUTH_DENIED) {
         int64_t now = (int64_t)now_epoch(), last = atomic_load(&srv->last_auth_log);
-        uint64_t n = atomic_fetch_add(&srv->ctr.auth_failures, 1) + 1;
+        uint64_t n = atomic_fetch_add(&srv->shared->ctr.auth_failures, 1) + 1;
         /* at most one line per 10 s, whatever a client tries */
         if (now - last >= 10 && atomic_compare_exchange_strong(&srv->last_auth_log, &last, now))
             log_warn("refused a request without valid credentials (%llu so far)",
                      (unsigned long long)n);
     }
-    return ok;
+    return v;
 }
 
 /* ---- answering ---- */
@@ -291,6 +369,8 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (res->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->retry_after)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, res->retry_after);
     if (res->status == 401) {
         if (srv->token)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
@@ -300,7 +380,7 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
                                     "Basic realm=\"arthamon\", charset=\"UTF-8\"");
     }
     if (res->status >= 400 && res->status < 500)
-        atomic_fetch_add(&srv->ctr.rejected, 1);
+        atomic_fetch_add(&srv->shared->ctr.rejected, 1);
     ret = MHD_queue_response(c, res->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -336,7 +416,14 @@ static void serve(struct http_server *srv, struct MHD_Connection *c, const char 
         res->allow = "GET, HEAD";
         return;
     }
-    if (!authorized(srv, c, r)) {
+    switch (authorized(srv, c, r)) {
+    case AUTH_OK:
+        break;
+    case AUTH_BUSY:
+        api_error(res, 429, "another password is being checked; retry in a second");
+        res->retry_after = "1";
+        return;
+    case AUTH_DENIED:
         api_error(res, 401, "valid credentials required");
         return;
     }
@@ -345,16 +432,16 @@ static void serve(struct http_server *srv, struct MHD_Connection *c, const char 
         return;
     }
     if (r->id == ROUTE_METRICS)
-        atomic_fetch_add(&srv->ctr.scrapes, 1);
+        atomic_fetch_add(&srv->shared->ctr.scrapes, 1);
     ctx.mon = srv->mon;
     ctx.cfg = &srv->cfg;
     ctx.version = am_version();
-    ctx.start_time = srv->start_time;
-    ctx.requests = atomic_load(&srv->ctr.requests);
-    ctx.rejected = atomic_load(&srv->ctr.rejected);
-    ctx.scrapes = atomic_load(&srv->ctr.scrapes);
-    ctx.auth_failures = atomic_load(&srv->ctr.auth_failures);
-    ctx.deadline_closed = atomic_load(&srv->ctr.deadline_closed);
+    ctx.start_time = srv->shared->start_time;
+    ctx.requests = atomic_load(&srv->shared->ctr.requests);
+    ctx.rejected = atomic_load(&srv->shared->ctr.rejected);
+    ctx.scrapes = atomic_load(&srv->shared->ctr.scrapes);
+    ctx.auth_failures = atomic_load(&srv->shared->ctr.auth_failures);
+    ctx.deadline_closed = atomic_load(&srv->shared->ctr.deadline_closed);
     api_handle(&ctx, r, &p, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"), res);
 }
 
@@ -401,9 +488,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->answered = true;
     else
         conn_event(srv, track_of(c), EV_HEADERS);
-    atomic_fetch_add(&srv->ctr.requests, 1);
+    atomic_fetch_add(&srv->shared->ctr.requests, 1);
     strbuf_init(&res.body, RESPONSE_MAX);
     serve(srv, c, method, rq, &res);
+    if (res.body.overflow) /* cut short (too large, out of memory): never sent as if whole */
+        api_error(&res, 500, "answer too large or out of memory");
     ret = send_response(srv, c, &res);
     strbuf_done(&res.body);
     return ret;
@@ -455,10 +544,17 @@ static int load_secrets(struct http_server *srv, struct strbuf *errs)
         char *t = read_small_file(cfg->http.auth.bearer_token_file, errs, "bearer token file");
         if (!t)
             return -EINVAL;
+        size_t n;
         t[strcspn(t, "\r\n")] = '\0';
-        if (!*t) {
-            strbuf_printf(errs, "bearer token file '%s' is empty\n",
+        n = strlen(t);
+        while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+            t[--n] = '\0';
+        if (!config_token_ok(t)) {
+            strbuf_printf(errs,
+                          "bearer token file '%s': the first line must be a token of 1 to 1024 "
+                          "characters from A-Z a-z 0-9 - . _ ~ + / (then optional '=')\n",
                           cfg->http.auth.bearer_token_file);
+            auth_wipe(t, strlen(t));
             free(t);
             return -EINVAL;
         }
@@ -533,9 +629,17 @@ static void free_server(struct http_server *srv)
         free(srv->key_pem);
     }
     free(srv->cert_pem);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    if (srv->quiesced_fd >= 0)
+        close(srv->quiesced_fd);
+    auth_wipe(srv->cache_key, sizeof(srv->cache_key));
     config_done(&srv->cfg);
     pthread_cond_destroy(&srv->reaper_wake);
     pthread_mutex_destroy(&srv->lock);
+    pthread_mutex_destroy(&srv->err_lock);
+    pthread_mutex_destroy(&srv->crypt_lock);
+    pthread_mutex_destroy(&srv->cache_lock);
     free(srv);
 }
 
@@ -545,44 +649,35 @@ static void free_server(struct http_server *srv)
         .option = (o), .value = (intptr_t)(v), .ptr_value = (void *)(p) \
     }
 
-int http_server_start(struct http_server **ret, struct monitor *mon, const struct config *cfg,
-                      struct strbuf *errs)
+/* True if fd still refers to the socket `ref` is open on (ref being open, the
+ * socket cannot have been freed and its inode reused). */
+static bool same_socket(int fd, int ref)
 {
-    struct http_server *srv = calloc(1, sizeof(*srv));
-    struct MHD_OptionItem opts[20];
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    size_t n = 0;
-    pthread_condattr_t ca;
-    int r;
+    struct stat a, b;
 
-    *ret = NULL;
-    if (!srv || config_copy(&srv->cfg, cfg) < 0) {
-        free(srv);
-        strbuf_puts(errs, "http: out of memory\n");
-        return -ENOMEM;
-    }
-    srv->mon = mon;
-    srv->start_time = now_epoch();
-    srv->conns.next = srv->conns.prev = &srv->conns;
-    pthread_mutex_init(&srv->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&srv->reaper_wake, &ca);
-    pthread_condattr_destroy(&ca);
-    srv->listen_fd = -1;
-    r = load_secrets(srv, errs);
-    if (r == 0)
-        r = open_listener(srv, errs);
-    if (r < 0) {
-        free_server(srv);
-        return r;
+    return fstat(fd, &a) == 0 && fstat(ref, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/* Starts libmicrohttpd on a duplicate of srv->listen_fd. */
+static int start_daemon(struct http_server *srv, struct strbuf *errs)
+{
+    const struct config *cfg = &srv->cfg;
+    struct MHD_OptionItem opts[20];
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    size_t n = 0;
+    int dupfd = fcntl(srv->listen_fd, F_DUPFD_CLOEXEC, 3);
+
+    if (dupfd < 0) {
+        strbuf_printf(errs, "http: %s\n", strerror(errno));
+        return -errno;
     }
     if (srv->family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (srv->cert_pem)
         flags |= MHD_USE_TLS;
-
-    opts[n++] = OPT(MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, NULL);
+    opts[n++] = OPT(MHD_OPTION_LISTEN_SOCKET, dupfd, NULL);
     opts[n++] = OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->http.max_connections, NULL);
     opts[n++] = OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->http.idle_timeout_sec, NULL);
     /* the connection's memory pool holds the request line and headers, plus
@@ -607,19 +702,94 @@ int http_server_start(struct http_server **ret, struct monitor *mon, const struc
     srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts,
                                    MHD_OPTION_END);
     if (!srv->daemon) {
+        /* libmicrohttpd closes the socket it was given on some failure paths
+         * and not on others: close the duplicate only if it is still ours */
+        if (same_socket(dupfd, srv->listen_fd))
+            close(dupfd);
+        pthread_mutex_lock(&srv->err_lock);
         strbuf_printf(errs, "http: cannot serve on %s port %u: %s\n", cfg->agent.listen_address,
                       srv->port,
                       srv->start_error[0] ? srv->start_error : "libmicrohttpd refused to start");
-        close(srv->listen_fd);
-        free_server(srv);
+        pthread_mutex_unlock(&srv->err_lock);
         return -EINVAL;
     }
+    atomic_store(&srv->started, true);
+    return 0;
+}
+
+/* A server for cfg, not started, with its secrets loaded. */
+static struct http_server *new_server(struct monitor *mon, const struct config *cfg,
+                                      struct http_shared *shared, struct strbuf *errs)
+{
+    struct http_server *srv = calloc(1, sizeof(*srv));
+    pthread_condattr_t ca;
+
+    if (!srv)
+        goto oom;
+    if (config_copy(&srv->cfg, cfg) < 0) {
+        free(srv);
+        goto oom;
+    }
+    srv->mon = mon;
+    srv->shared = shared;
+    srv->listen_fd = srv->quiesced_fd = -1;
+    srv->conns.next = srv->conns.prev = &srv->conns;
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_mutex_init(&srv->err_lock, NULL);
+    pthread_mutex_init(&srv->crypt_lock, NULL);
+    pthread_mutex_init(&srv->cache_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->reaper_wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (getrandom(srv->cache_key, sizeof(srv->cache_key), 0) != (ssize_t)sizeof(srv->cache_key)) {
+        strbuf_printf(errs, "http: getrandom: %s\n", strerror(errno));
+        free_server(srv);
+        return NULL;
+    }
+    if (load_secrets(srv, errs) < 0) {
+        free_server(srv);
+        return NULL;
+    }
+    return srv;
+oom:
+    strbuf_puts(errs, "http: out of memory\n");
+    return NULL;
+}
+
+static void started(struct http_server *srv)
+{
     if (pthread_create(&srv->reaper, NULL, reaper_main, srv) == 0)
         srv->reaper_started = true;
     else
         log_warn("no header-deadline thread: slow clients are bounded by the idle timeout only");
     log_info("serving %s://%s:%u/ (auth %s)", srv->cert_pem ? "https" : "http",
-             cfg->agent.listen_address, srv->port, srv->auth_on ? "on" : "off");
+             srv->cfg.agent.listen_address, srv->port, srv->auth_on ? "on" : "off");
+}
+
+void http_shared_init(struct http_shared *shared)
+{
+    memset(shared, 0, sizeof(*shared));
+    shared->start_time = now_epoch();
+}
+
+int http_server_start(struct http_server **ret, struct monitor *mon, const struct config *cfg,
+                      struct http_shared *shared, struct strbuf *errs)
+{
+    struct http_server *srv = new_server(mon, cfg, shared, errs);
+    int r;
+
+    *ret = NULL;
+    if (!srv)
+        return -EINVAL;
+    r = open_listener(srv, errs);
+    if (r == 0)
+        r = start_daemon(srv, errs);
+    if (r < 0) {
+        free_server(srv);
+        return r;
+    }
+    started(srv);
     *ret = srv;
     return 0;
 }
@@ -633,7 +803,8 @@ void http_server_stop(struct http_server *srv)
 {
     if (!srv)
         return;
-    MHD_stop_daemon(srv->daemon);
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
     if (srv->reaper_started) {
         pthread_mutex_lock(&srv->lock);
         srv->reaper_stop = true;
@@ -642,4 +813,103 @@ void http_server_stop(struct http_server *srv)
         pthread_join(srv->reaper, NULL);
     }
     free_server(srv);
+}
+
+/* Whether cfg asks for the address and port srv is bound to (port 0, "any",
+ * keeps the one picked before). */
+static bool same_binding(const struct http_server *srv, const struct config *cfg)
+{
+    uint16_t want = cfg->visualization.dashboard_port;
+
+    return strcmp(srv->cfg.agent.listen_address, cfg->agent.listen_address) == 0 &&
+           (want == srv->port || want == srv->cfg.visualization.dashboard_port);
+}
+
+/* A server for cfg on old's listening socket (moved over on success). */
+static struct http_server *take_over(struct http_server *old, const struct config *cfg,
+                                     struct strbuf *errs)
+{
+    struct http_server *srv = new_server(old->mon, cfg, old->shared, errs);
+
+    if (!srv)
+        return NULL;
+    srv->listen_fd = old->listen_fd;
+    srv->family = old->family;
+    srv->port = old->port;
+    if (start_daemon(srv, errs) < 0) {
+        srv->listen_fd = -1; /* still old's */
+        free_server(srv);
+        return NULL;
+    }
+    old->listen_fd = -1;
+    started(srv);
+    return srv;
+}
+
+/* Waits (up to 2 s) until no connection of srv is in the middle of a request:
+ * just accepted, sending its request, or being answered. Kept-alive idle ones
+ * are closed by the stop; their clients retry on a new connection. */
+static void drain(struct http_server *srv)
+{
+    for (int i = 0; i < 200; i++) {
+        struct timespec ts = {0, 10000000};
+        bool busy = false;
+
+        pthread_mutex_lock(&srv->lock);
+        for (struct conn_track *t = srv->conns.next; t != &srv->conns && !busy; t = t->next)
+            busy = !t->idle && !t->shut;
+        pthread_mutex_unlock(&srv->lock);
+        if (!busy)
+            return;
+        nanosleep(&ts, NULL);
+    }
+}
+
+int http_server_reload(struct http_server **srvp, const struct config *cfg, struct strbuf *errs)
+{
+    struct http_server *old = *srvp, *srv;
+    struct monitor *mon = old->mon;
+    struct http_shared *shared = old->shared;
+    int r;
+
+    if (same_binding(old, cfg)) {
+        /* the listening socket passes from the old daemon to the new one: no
+         * moment without a listener; connections arriving meanwhile wait in
+         * the backlog. The old daemon finishes what it is serving, then stops. */
+        old->quiesced_fd = MHD_quiesce_daemon(old->daemon);
+        srv = take_over(old, cfg, errs);
+        r = srv ? 0 : -EINVAL;
+        if (!srv) {
+            struct strbuf ignore;
+            strbuf_init(&ignore, 4096);
+            srv = take_over(old, &old->cfg, &ignore);
+            strbuf_done(&ignore);
+        }
+        drain(old);
+        http_server_stop(old);
+        *srvp = srv;
+        return r;
+    }
+    /* a new address or port: the old one is released first (the new one may
+     * overlap it, 0.0.0.0 over 127.0.0.1), then taken back if the new fails */
+    {
+        struct config keep;
+        if (config_copy(&keep, &old->cfg) < 0) {
+            strbuf_puts(errs, "http: out of memory\n");
+            return -ENOMEM;
+        }
+        keep.visualization.dashboard_port = old->port; /* back where it was, even from port 0 */
+        http_server_stop(old);
+        r = http_server_start(&srv, mon, cfg, shared, errs);
+        if (r < 0) {
+            struct strbuf ignore;
+            strbuf_init(&ignore, 4096);
+            if (http_server_start(&srv, mon, &keep, shared, &ignore) < 0)
+                srv = NULL;
+            strbuf_done(&ignore);
+        }
+        config_done(&keep);
+        *srvp = srv;
+        return r;
+    }
 }

@@ -29,12 +29,29 @@ struct http_counters {
     _Atomic uint64_t deadline_closed; /* connections closed for slow headers */
 };
 
+/* What outlives a server restart (a reload): the counters and the start time. */
+struct http_shared {
+    struct http_counters ctr;
+    double start_time; /* epoch seconds the agent started */
+};
+
+void http_shared_init(struct http_shared *shared);
+
 /*
  * Starts serving mon with cfg (copied). On failure returns -errno and appends
  * one line to errs (address in use, unreadable certificate...).
  */
 int http_server_start(struct http_server **ret, struct monitor *mon, const struct config *cfg,
-                      struct strbuf *errs);
+                      struct http_shared *shared, struct strbuf *errs);
+
+/*
+ * Replaces *srv with a server for cfg. On the same address and port the
+ * listening socket is handed over, so no connection is refused meanwhile;
+ * otherwise the old one is stopped first. If the new config cannot be served,
+ * returns -errno with a line in errs and *srv serves the old config again
+ * (NULL, if even that failed).
+ */
+int http_server_reload(struct http_server **srv, const struct config *cfg, struct strbuf *errs);
 /* The port actually bound (differs from the config's when that is 0). */
 uint16_t http_server_port(const struct http_server *srv);
 /* Stops the threads, closes every connection, frees. Accepts NULL. */

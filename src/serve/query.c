@@ -99,6 +99,11 @@ static int decode(struct httpq *q, struct sink *sk, const char *raw, size_t len,
                 set_error(q, "percent-encoded NUL in request target");
                 return -EINVAL;
             }
+            if (c == '/' && !plus_is_space) {
+                /* a proxy filtering on the raw path would not see this '/' */
+                set_error(q, "percent-encoded '/' in request path");
+                return -EINVAL;
+            }
             i += 2;
         } else if (c == '+' && plus_is_space) {
             c = ' ';

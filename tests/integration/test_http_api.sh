@@ -71,6 +71,7 @@ expect 400 GET "/api/v1/history?from=1e999"; json_error
 expect 400 GET "/api/v1/history?from=20&to=10"; json_error
 expect 400 GET "/api/v1/anomalies?min_severity=9"; json_error
 expect 400 GET "/api/v1/snapshot?unknown=1"; json_error
+expect 400 GET "/api%2Fv1%2Fconfig"; json_error
 big=$(head -c 65536 /dev/zero | tr '\0' a)
 got=$(code GET /api/v1/snapshot -H "X-Big: $big")
 case $got in 4??) ;; *) fail "64 KB header -> $got, want 4xx" ;; esac
@@ -101,6 +102,55 @@ expect 200 GET /healthz
 kill -0 "$DAEMON_PID" || fail "the daemon died on bad input"
 ok "bad requests get JSON 4xx errors; the daemon survives"
 
+# ---- SIGHUP: the listening socket passes to the new server; counters and uptime go on
+"$PY" - "$URL" >"$T/poll.out" 2>&1 <<'PY' &
+import http.client, sys, time
+host, port = sys.argv[1].split("//")[1].rsplit(":", 1)
+bad, n, end = 0, 0, time.time() + 3
+while time.time() < end:
+    try:
+        c = http.client.HTTPConnection(host, int(port), timeout=2)
+        c.request("GET", "/healthz")
+        if c.getresponse().status != 200:
+            bad += 1
+        c.close()
+    except OSError as e:
+        bad += 1
+    n += 1
+print(n, bad)
+PY
+POLL=$!
+curl -s "$URL/healthz" >"$T/h1"
+sleep 0.5
+kill -HUP "$DAEMON_PID"
+sleep 0.5
+kill -HUP "$DAEMON_PID"
+wait "$POLL"
+read -r polls bad <"$T/poll.out"
+[ "$bad" = 0 ] || fail "$bad of $polls requests failed across two reloads: $(cat "$T/poll.out")"
+sleep 1.2
+curl -s "$URL/healthz" >"$T/h2"
+"$PY" - "$T/h1" "$T/h2" <<'PY' || fail "reload reset the figures: $(cat "$T/h1") -> $(cat "$T/h2")"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert b["uptime_sec"] >= a["uptime_sec"] + 2, (a, b)
+assert b["ticks"] >= a["ticks"] + 2, (a, b)
+PY
+grep -q "http_requests_total" <(curl -s "$URL/metrics") || fail "no request counter"
+reqs=$(curl -s "$URL/metrics" | sed -n 's/^arthamon_http_requests_total{[^}]*} //p')
+[ "${reqs:-0}" -gt "$polls" ] || fail "request counter restarted on reload: $reqs after $polls polls"
+ok "SIGHUP: $polls requests across two reloads, none refused; uptime, ticks and counters go on"
+# a reload the server cannot take (a certificate that is not one) keeps the running config
+sed -i "s|^visualization: {dashboard_port: 0}|visualization: {dashboard_port: $(echo "$URL" | sed 's/.*://')}|" "$T/open.yaml"
+echo "not a certificate" >"$T/bad.pem"
+cp "$T/open.yaml" "$T/open.good"
+echo "http: {tls: {cert_file: $T/bad.pem, key_file: $T/bad.pem}}" >>"$T/open.yaml"
+kill -HUP "$DAEMON_PID"
+sleep 1
+expect 200 GET /healthz
+grep -q "reload: keeping the running configuration" "$T/open.log" || fail "bad TLS reload not reported: $(tail -5 "$T/open.log")"
+ok "a reload with an unusable certificate is refused; plain HTTP goes on serving"
+cp "$T/open.good" "$T/open.yaml"
 stop_pids "$DAEMON_PID"
 DAEMON_PID=""
 
@@ -127,6 +177,21 @@ expect 200 GET /metrics -H "Authorization: Bearer $TOKEN"
 expect 200 GET /api/v1/snapshot -u "ops:$PASS"
 expect 200 GET /healthz
 ok "401 without or with wrong credentials, 200 with a right token or password; /healthz open"
+# wrong passwords from many clients at once: each is refused (401, or 429 while another password
+# is being checked) and the server keeps answering others promptly
+storm=()
+for i in $(seq 40); do
+    curl -s -o /dev/null -w '%{http_code}\n' -u "ops:wrong$i" "$URL/api/v1/snapshot" >>"$T/codes" &
+    storm+=($!)
+done
+t0=$(date +%s%N)
+expect 200 GET /healthz
+t1=$(date +%s%N)
+wait "${storm[@]}"
+[ $(((t1 - t0) / 1000000)) -lt 1000 ] || fail "/healthz took $(((t1 - t0) / 1000000)) ms under a password storm"
+grep -qv '^\(401\|429\)$' "$T/codes" && fail "password storm answers: $(sort "$T/codes" | uniq -c)"
+ok "40 wrong passwords at once: $(sort "$T/codes" | uniq -c | tr -s ' \n' ' '); /healthz in $(((t1 - t0) / 1000000)) ms"
+expect 200 GET /api/v1/snapshot -u "ops:$PASS"
 expect 200 GET /api/v1/config -H "Authorization: Bearer $TOKEN"
 grep -q '"bearer_token":"<redacted>"' "$T/body" || fail "token not redacted: $(cat "$T/body")"
 for secret in "$TOKEN" "$GRAFANA_KEY" "$HASH" "$PASS"; do
@@ -145,6 +210,12 @@ grep -q 'answered 401' "$T/status.out" || fail "status with a wrong token: $(cat
 ok "arthamon status and anomalies read the daemon with its config's token"
 stop_pids "$DAEMON_PID"
 DAEMON_PID=""
+
+printf 'http: {auth: {bearer_token: "s3cr3t!tok"}}\n' >"$T/badtok.yaml"
+"$ARTHAMON_BIN" check-config "$T/badtok.yaml" >"$T/out" 2>&1 && fail "a token curl cannot send was accepted"
+grep -q "RFC 6750" "$T/out" || fail "bad token message: $(cat "$T/out")"
+grep -q 's3cr3t' "$T/out" && fail "check-config echoed the token"
+ok "a token that cannot be sent as a bearer token is refused at load, without echoing it"
 
 # /metrics may be left open for scrapers
 daemon_config "$T/mopen.yaml" "$T" "http: {auth: {bearer_token: $TOKEN, metrics_open: true}}"

@@ -291,11 +291,15 @@ static void config_redacted(void **state)
     c.http.auth.basic_password_hash = strdup("$6$abc$hashhashhash");
     free(c.visualization.grafana.api_key);
     c.visualization.grafana.api_key = strdup("glsa_grafana_key");
+    c.alerts.webhook_url = strdup("https://hooks.example/T000/B000/XXXXhooksecret");
     answer(m, &c, "/api/v1/config", &res);
     assert_int_equal(res.status, 200);
     assert_null(strstr(res.body.buf, "s3cr3t"));
     assert_null(strstr(res.body.buf, "hashhash"));
     assert_null(strstr(res.body.buf, "glsa_"));
+    assert_null(strstr(res.body.buf, "hooksecret"));
+    assert_non_null(strstr(res.body.buf, "\"webhook_url\":\"<redacted>\""));
+    assert_non_null(strstr(res.body.buf, "\"email\":null"));
     assert_non_null(strstr(res.body.buf, "\"bearer_token\":\"<redacted>\""));
     assert_non_null(strstr(res.body.buf, "\"api_key\":\"<redacted>\""));
     assert_non_null(strstr(res.body.buf, "\"basic_user\":\"ops\""));
@@ -307,6 +311,19 @@ static void config_redacted(void **state)
 }
 
 /* /metrics follows prometheus_enabled; a stalled sampler's figures are not served. */
+/* Tokens must be sendable as RFC 6750 bearer tokens. */
+static void bearer_tokens(void **state)
+{
+    (void)state;
+    assert_true(config_token_ok("abc"));
+    assert_true(config_token_ok("A-z0.9_~+/=="));
+    assert_false(config_token_ok(""));
+    assert_false(config_token_ok("s3cr3t!tok"));
+    assert_false(config_token_ok("with space"));
+    assert_false(config_token_ok("=abc"));
+    assert_false(config_token_ok("ab=c"));
+}
+
 static void metrics_switch(void **state)
 {
     struct config c;
@@ -344,6 +361,7 @@ int main(void)
         cmocka_unit_test(routing_and_params), cmocka_unit_test(endpoints),
         cmocka_unit_test(anomalies),          cmocka_unit_test(anomaly_ring),
         cmocka_unit_test(config_redacted),    cmocka_unit_test(metrics_switch),
+        cmocka_unit_test(bearer_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,12 @@ static void escapes(void **state)
     assert_non_null(strstr(q.error, "NUL"));
     assert_int_equal(parse("/x?a=%4"), -EINVAL);
     assert_non_null(strstr(q.error, "percent"));
+    /* an encoded '/' is refused in the path (a proxy would not see it), kept in the query */
+    assert_int_equal(parse("/api%2Fv1/config"), -EINVAL);
+    assert_non_null(strstr(q.error, "'/'"));
+    assert_int_equal(parse("/api%2fv1"), -EINVAL);
+    assert_int_equal(parse("/x?p=a%2Fb"), 0);
+    assert_string_equal(httpq_get(&q, "p"), "a/b");
 }
 
 static void raw_bytes_and_path(void **state)
