@@ -5,13 +5,13 @@
 # when not root. Prints one line when nothing is missing.
 set -eu
 
-pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libcrypt-dev libgnutls28-dev"
+pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libcrypt-dev libgnutls28-dev libsqlite3-dev"
 # test: the independent tools the accuracy tests compare against, clang (the tree
 # must build warning-free with it too), and the
 # network/disk plumbing they build (namespaces, veth, loop devices, nftables);
 # the real peers of the HTTP side: Prometheus (and promtool), a strict
 # OpenMetrics parser, curl and openssl (TLS), wrk (load)
-pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk"
+pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk sqlite3"
 pkgs_bench="sysstat collectd-core valgrind prometheus-node-exporter curl"
 pkgs_fuzz="clang"
 

@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -12,11 +14,58 @@
 #include "core/monitor.h"
 #include "serve/http.h"
 #include "serve/summary.h"
+#include "store/store.h"
+
+/* What the sampler thread does with each snapshot (set before start, changed on reload). */
+static _Atomic bool print_summary;
+static struct store *history; /* NULL: no history on disk */
+static char history_path[4096];
+static int64_t last_store_log;  /* when the last append error was logged, epoch seconds */
+static uint64_t store_failures; /* appends failed since that line */
 
 static void on_tick(void *userdata, const struct snapshot *snap)
 {
     (void)userdata;
-    summary_print_line(stdout, snap);
+    if (history) {
+        int r = store_append(history, snap);
+        if (r < 0) {
+            int64_t now = (int64_t)(snap->timestamp_ms / 1000);
+            store_failures++;
+            /* disk full and the like: at most one line a minute; the live
+             * snapshot is still served and appends resume when they can */
+            if (now - last_store_log >= 60) {
+                log_error("history: cannot write to %s (%s); %llu snapshot(s) not kept since "
+                          "the last message; retrying every tick",
+                          history_path, strerror(-r), (unsigned long long)store_failures);
+                last_store_log = now;
+                store_failures = 0;
+            }
+        } else if (store_failures || last_store_log) {
+            if (last_store_log) {
+                log_info("history: writing again");
+                last_store_log = 0;
+            }
+            store_failures = 0;
+        }
+    }
+    if (print_summary)
+        summary_print_line(stdout, snap);
+}
+
+/* Opens the history database in data_dir; NULL with a message on stderr when unusable. */
+static struct store *open_history(const struct config *cfg)
+{
+    struct store_options o = {.raw_days = cfg->monitoring.retention_period_days,
+                              .minute_days = cfg->storage.minute_days,
+                              .hour_days = cfg->storage.hour_days};
+    struct store *st = NULL;
+    struct strbuf errs;
+    snprintf(history_path, sizeof(history_path), "%s/%s", cfg->agent.data_dir, STORE_FILE);
+    strbuf_init(&errs, 4096);
+    if (store_open(&st, history_path, &o, &errs) < 0)
+        fprintf(stderr, "arthamon: %s", errs.buf ? errs.buf : "cannot open the history\n");
+    strbuf_done(&errs);
+    return st;
 }
 
 /* The collectors keep their files open: allow as many descriptors as the hard limit. */
@@ -50,7 +99,8 @@ static int load_resolved(const char *path, struct config *cfg)
 
 static void apply_hook(struct monitor *m, const struct config *cfg)
 {
-    monitor_set_tick_hook(m, cfg->agent.console_summary ? on_tick : NULL, NULL);
+    print_summary = cfg->agent.console_summary;
+    monitor_set_tick_hook(m, on_tick, NULL);
 }
 
 static struct http_shared http_state; /* counters and start time, across reloads */
@@ -126,6 +176,11 @@ int cmd_run(int argc, char **argv)
     }
     config_apply_logging(&cfg);
     raise_nofile();
+    if (cfg.storage.enabled && !(history = open_history(&cfg))) {
+        fprintf(stderr, "arthamon: not starting: the history database cannot be used\n");
+        config_done(&cfg);
+        return 1;
+    }
 
     /* signals go to a signalfd read by this thread only */
     sigemptyset(&sigs);
@@ -163,6 +218,7 @@ int cmd_run(int argc, char **argv)
     }
 
     http_shared_init(&http_state);
+    http_state.store = history;
     srv = serve(m, &cfg);
     if (cfg.http.enabled && !srv) {
         /* asked to serve and cannot (port taken, bad certificate): say so and stop,
@@ -181,7 +237,20 @@ int cmd_run(int argc, char **argv)
 
     for (;;) {
         struct signalfd_siginfo si;
-        ssize_t n = read(sfd, &si, sizeof(si));
+        struct pollfd pfd = {sfd, POLLIN, 0};
+        ssize_t n;
+
+        /* between signals: the history's housekeeping (compaction, tiers, retention) */
+        if (poll(&pfd, 1, history ? (int)cfg.storage.maintenance_interval_sec * 1000 : -1) == 0) {
+            struct timespec now;
+            int mr;
+            clock_gettime(CLOCK_REALTIME, &now);
+            mr = store_maintain(history, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+            if (mr < 0)
+                log_warn("history: housekeeping failed (%s); retrying later", strerror(-mr));
+            continue;
+        }
+        n = read(sfd, &si, sizeof(si));
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -219,6 +288,8 @@ int cmd_run(int argc, char **argv)
     }
     http_server_stop(srv);
     monitor_free(m);
+    store_close(history);
+    history = NULL;
     close(sfd);
     config_done(&cfg);
     log_info("stopped");

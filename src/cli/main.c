@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
      "ask the running daemon how it is and print its latest snapshot", cmd_status},
     {"anomalies", "[-c FILE] [--limit N] [--min-severity S]",
      "list the running daemon's recent anomalies", cmd_anomalies},
+    {"query", "SERIES [--from W] [--to W] [--step S] [--agg A]",
+     "one series from the history database (also while the daemon runs)", cmd_query},
     {"hash-password", "", "read a password, print a salted hash for http.auth", cmd_hash_password},
     {"version", "", "print the version", cmd_version},
     {"help", "", "this text", cmd_help},

@@ -108,7 +108,7 @@ static const struct key logging_keys[] = {
 
 static const struct key monitoring_keys[] = {
     K_BOOL("enabled", monitoring.enabled),
-    K_UINT("sampling_interval_ms", monitoring.sampling_interval_ms, 100, 3600000),
+    K_UINT("sampling_interval_ms", monitoring.sampling_interval_ms, 50, 3600000),
     K_UINT("retention_period_days", monitoring.retention_period_days, 1, 36500),
     K_SECT("ai_optimization", ai_keys),
     K_SECT("quantum_monitoring", quantum_keys),
@@ -199,11 +199,24 @@ static const struct key http_keys[] = {
     K_END,
 };
 
+static const struct key storage_keys[] = {
+    K_BOOL("enabled", storage.enabled),
+    K_UINT("minute_days", storage.minute_days, 1, 36500),
+    K_UINT("hour_days", storage.hour_days, 1, 36500),
+    K_UINT("maintenance_interval_sec", storage.maintenance_interval_sec, 1, 3600),
+    K_END,
+};
+
 static const struct key root_keys[] = {
-    K_BOOL("enabled", enabled),        K_SECT("monitoring", monitoring_keys),
-    K_STR("models_path", models_path), K_SECT("visualization", visualization_keys),
-    K_SECT("alerts", alerts_keys),     K_SECT("agent", agent_keys),
-    K_SECT("http", http_keys),         K_END,
+    K_BOOL("enabled", enabled),
+    K_SECT("monitoring", monitoring_keys),
+    K_STR("models_path", models_path),
+    K_SECT("visualization", visualization_keys),
+    K_SECT("alerts", alerts_keys),
+    K_SECT("agent", agent_keys),
+    K_SECT("storage", storage_keys),
+    K_SECT("http", http_keys),
+    K_END,
 };
 
 /* ---- ownership walks driven by the schema ---- */
@@ -477,6 +490,10 @@ void config_defaults(struct config *cfg)
         cfg->agent.net_exclude.n = 1;
     cfg->agent.history_size = 720;
     cfg->agent.console_summary = true;
+    cfg->storage.enabled = true;
+    cfg->storage.minute_days = 90;
+    cfg->storage.hour_days = 730;
+    cfg->storage.maintenance_interval_sec = 60;
     cfg->http.enabled = true;
     cfg->http.max_connections = 512;
     cfg->http.threads = 2;

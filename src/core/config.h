@@ -98,6 +98,13 @@ struct config {
         uint32_t history_size;
         bool console_summary;
     } agent;
+    /* the history database (<data_dir>/arthamon.db) */
+    struct {
+        bool enabled;
+        uint32_t minute_days; /* per-minute tier */
+        uint32_t hour_days;   /* per-hour tier */
+        uint32_t maintenance_interval_sec;
+    } storage;
     /* the daemon's HTTP server: JSON API, /metrics, dashboard (on
      * visualization.dashboard_port, bound to agent.listen_address) */
     struct {

@@ -1,5 +1,7 @@
 #include "snapshot.h"
 
+#include "common/parse.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +220,225 @@ void snapshot_flatten(const struct snapshot *s, series_visit_fn fn, void *ctx)
         struct series_label l = {"name", s->neural_predictions.v[i].key};
         fn(ctx, &series_table[S_NEURAL], &l, 1, s->neural_predictions.v[i].value);
     }
+}
+
+/* ---- keys: the flattening's series as one string, and back ---- */
+
+int snapshot_series_key(char *buf, size_t len, const struct series_desc *desc,
+                        const struct series_label *labels, size_t n_labels)
+{
+    size_t o = 0;
+
+#define PUT(c)                \
+    do {                      \
+        if (o + 1 >= len)     \
+            return -E2BIG;    \
+        buf[o++] = (char)(c); \
+    } while (0)
+    for (const char *p = desc->name; *p; p++)
+        PUT(*p);
+    for (size_t i = 0; i < n_labels; i++) {
+        PUT(i ? ',' : '{');
+        for (const char *p = labels[i].key; *p; p++)
+            PUT(*p);
+        PUT('=');
+        for (const char *p = labels[i].value ? labels[i].value : ""; *p; p++) {
+            if (*p == '\\' || *p == ',' || *p == '=' || *p == '}')
+                PUT('\\');
+            PUT(*p);
+        }
+    }
+    if (n_labels)
+        PUT('}');
+#undef PUT
+    buf[o] = '\0';
+    return 0;
+}
+
+#define MAX_KEY_LABELS 3
+#define LABEL_MAX      256
+
+struct parsed_key {
+    char name[128];
+    size_t n;
+    char k[MAX_KEY_LABELS][32];
+    char v[MAX_KEY_LABELS][LABEL_MAX];
+};
+
+static int parse_key(const char *key, struct parsed_key *pk)
+{
+    const char *p = key;
+    size_t o = 0;
+
+    memset(pk, 0, sizeof(*pk));
+    while (*p && *p != '{') {
+        if (o + 1 >= sizeof(pk->name))
+            return -EINVAL;
+        pk->name[o++] = *p++;
+    }
+    if (!*p)
+        return 0;
+    p++;
+    while (*p != '}') {
+        size_t ko = 0, vo = 0;
+        if (pk->n == MAX_KEY_LABELS || !*p)
+            return -EINVAL;
+        while (*p && *p != '=') {
+            if (ko + 1 >= sizeof(pk->k[0]))
+                return -EINVAL;
+            pk->k[pk->n][ko++] = *p++;
+        }
+        if (*p++ != '=')
+            return -EINVAL;
+        while (*p && *p != ',' && *p != '}') {
+            if (*p == '\\' && p[1])
+                p++;
+            if (vo + 1 >= sizeof(pk->v[0]))
+                return -EINVAL;
+            pk->v[pk->n][vo++] = *p++;
+        }
+        pk->n++;
+        if (*p == ',')
+            p++;
+        else if (*p != '}')
+            return -EINVAL;
+    }
+    return p[1] == '\0' ? 0 : -EINVAL;
+}
+
+static const char *label_of(const struct parsed_key *pk, const char *k)
+{
+    for (size_t i = 0; i < pk->n; i++)
+        if (strcmp(pk->k[i], k) == 0)
+            return pk->v[i];
+    return NULL;
+}
+
+#define SETTER(id, path, member, unit, kind, dec, help) {path, offsetof(struct snapshot, member)},
+#define SETTER_MODEL(id, path, member, unit, kind, dec, help) \
+    {path, offsetof(struct model_inference_metrics, member)},
+
+struct setter {
+    const char *name;
+    size_t offset;
+};
+
+static const struct setter scalar_setters[] = {
+    CPU_FIELDS(SETTER) MEMORY_FIELDS(SETTER) DISK_FIELDS(SETTER) NETWORK_FIELDS(SETTER)
+        NODE_FIELDS(SETTER) CONSENSUS_FIELDS(SETTER) CONTRACT_FIELDS(SETTER)};
+static const struct setter gc_setters[] = {GC_FIELDS(SETTER)};
+static const struct setter gpu_setters[] = {GPU_FIELDS(SETTER)};
+static const struct setter quantum_setters[] = {QUANTUM_FIELDS(SETTER)};
+static const struct setter qsim_setters[] = {QSIM_FIELDS(SETTER)};
+static const struct setter model_setters[] = {MODEL_FIELDS(SETTER_MODEL)};
+
+static const struct setter *find_setter(const struct setter *t, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return &t[i];
+    return NULL;
+}
+
+#define FIND(t, name) find_setter(t, sizeof(t) / sizeof(t[0]), name)
+
+static struct model_inference_metrics *model_entry(struct snapshot *s, const char *name,
+                                                   const char *type)
+{
+    struct model_inference_metrics *mi;
+
+    for (size_t i = 0; i < s->n_model_inference; i++) {
+        mi = &s->model_inference[i];
+        if (strcmp(mi->model_name ? mi->model_name : "", name) == 0 &&
+            strcmp(mi->model_type ? mi->model_type : "", type) == 0)
+            return mi;
+    }
+    mi = snapshot_alloc(s, (s->n_model_inference + 1) * sizeof(*mi));
+    if (!mi)
+        return NULL;
+    if (s->n_model_inference)
+        memcpy(mi, s->model_inference, s->n_model_inference * sizeof(*mi));
+    s->model_inference = mi;
+    mi = &s->model_inference[s->n_model_inference++];
+#define MODEL_ABSENT(id, path, member, unit, kind, dec, help) mi->member = ABSENT;
+    MODEL_FIELDS(MODEL_ABSENT)
+#undef MODEL_ABSENT
+    mi->model_name = snapshot_strdup(s, name);
+    mi->model_type = snapshot_strdup(s, type);
+    return mi->model_name && mi->model_type ? mi : NULL;
+}
+
+int snapshot_set_series(struct snapshot *s, const char *key, double v)
+{
+    struct parsed_key pk;
+    const struct setter *st;
+    const char *l;
+
+    if (parse_key(key, &pk) < 0)
+        return -EINVAL;
+    if (pk.n == 0) {
+        if ((st = FIND(scalar_setters, pk.name))) {
+            *(double *)((char *)s + st->offset) = v;
+        } else if ((st = FIND(gc_setters, pk.name))) {
+            s->memory.gc_present = true;
+            *(double *)((char *)s + st->offset) = v;
+        } else if ((st = FIND(gpu_setters, pk.name))) {
+            s->gpu_present = true;
+            *(double *)((char *)s + st->offset) = v;
+        } else if ((st = FIND(quantum_setters, pk.name))) {
+            s->quantum_present = true;
+            *(double *)((char *)s + st->offset) = v;
+        } else if ((st = FIND(qsim_setters, pk.name))) {
+            s->quantum_present = s->quantum.simulation_present = true;
+            *(double *)((char *)s + st->offset) = v;
+        } else {
+            return -ENOENT;
+        }
+        return 0;
+    }
+    if (strcmp(pk.name, "cpu.core_usage") == 0 && (l = label_of(&pk, "core"))) {
+        uint64_t core;
+        if (parse_u64(l, &core) < 0 || core >= 4096)
+            return -EINVAL;
+        if (core >= s->cpu.n_cores) {
+            double *nc = snapshot_alloc(s, (core + 1) * sizeof(*nc));
+            if (!nc)
+                return -ENOMEM;
+            for (uint64_t i = 0; i <= core; i++)
+                nc[i] = i < s->cpu.n_cores ? s->cpu.core_usage[i] : ABSENT;
+            s->cpu.core_usage = nc;
+            s->cpu.n_cores = (uint32_t)core + 1;
+        }
+        s->cpu.core_usage[core] = v;
+        return 0;
+    }
+    if (strcmp(pk.name, "cpu.seconds_total") == 0 && (l = label_of(&pk, "mode"))) {
+        for (size_t i = 0; i < 8; i++)
+            if (strcmp(cpu_modes[i], l) == 0) {
+                s->cpu.seconds_total[i] = v;
+                return 0;
+            }
+        return -ENOENT;
+    }
+    if (strcmp(pk.name, "node.contract_metrics.function_calls") == 0 &&
+        (l = label_of(&pk, "function")))
+        return snapshot_map_add(s, &s->node.contract_metrics.function_calls, 16, l, v);
+    if (strcmp(pk.name, "neural_predictions") == 0 && (l = label_of(&pk, "name")))
+        return snapshot_map_add(s, &s->neural_predictions, 8, l, v);
+    if (strncmp(pk.name, "model_inference.", 16) == 0 && label_of(&pk, "model") &&
+        label_of(&pk, "type")) {
+        struct model_inference_metrics *mi =
+            model_entry(s, label_of(&pk, "model"), label_of(&pk, "type"));
+        if (!mi)
+            return -ENOMEM;
+        if (strcmp(pk.name, "model_inference.layer_latencies") == 0 && (l = label_of(&pk, "layer")))
+            return snapshot_map_add(s, &mi->layer_latencies, 8, l, v);
+        if ((st = FIND(model_setters, pk.name))) {
+            *(double *)((char *)mi + st->offset) = v;
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 /* ---- JSON ---- */

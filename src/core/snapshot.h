@@ -236,6 +236,18 @@ void snapshot_flatten(const struct snapshot *s, series_visit_fn fn, void *ctx);
 extern const struct series_desc series_table[];
 extern const size_t series_table_len;
 
+/*
+ * A series' key, as the history database names it: "name" or
+ * "name{k=v,k=v}", with '\\', ',', '=' and '}' in label values escaped by a
+ * backslash. 0, or -E2BIG if it does not fit in len.
+ */
+int snapshot_series_key(char *buf, size_t len, const struct series_desc *desc,
+                        const struct series_label *labels, size_t n_labels);
+
+/* Sets the figure a key names (the inverse of the flattening): 0, -ENOENT for
+ * a key that names no figure, -EINVAL for a malformed one, -ENOMEM. */
+int snapshot_set_series(struct snapshot *s, const char *key, double value);
+
 /* Rounds every figure of s to the precision its series_desc documents (the
  * sampler calls it once per tick, before publishing). */
 void snapshot_round(struct snapshot *s);

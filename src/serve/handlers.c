@@ -11,6 +11,7 @@
 #include "core/sampler.h"
 #include "prom.h"
 #include "report.h"
+#include "store/store.h"
 #include "summary.h"
 
 #define CT_JSON     "application/json"
@@ -25,6 +26,7 @@ static const char *const p_none[] = {NULL};
 static const char *const p_text[] = {"format", NULL};
 static const char *const p_history[] = {"limit", "from", "to", NULL};
 static const char *const p_anomalies[] = {"limit", "min_severity", "format", NULL};
+static const char *const p_query[] = {"series", "from", "to", "step", "agg", NULL};
 
 static const struct route routes[] = {
     {"/healthz", ROUTE_HEALTHZ, true, p_none},
@@ -34,6 +36,7 @@ static const struct route routes[] = {
     {"/api/v1/anomalies", ROUTE_ANOMALIES, false, p_anomalies},
     {"/api/v1/report", ROUTE_REPORT, false, p_none},
     {"/api/v1/config", ROUTE_CONFIG, false, p_none},
+    {"/api/v1/query", ROUTE_QUERY, false, p_query},
     {"/", ROUTE_INDEX, false, p_none},
 };
 
@@ -92,6 +95,33 @@ int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
             return -EINVAL;
         p->min_severity = (uint8_t)v;
         break;
+    case ROUTE_QUERY: {
+        const char *agg = httpq_get(q, "agg");
+        int a, b;
+        p->series = httpq_get(q, "series");
+        if (!p->series || !*p->series || strlen(p->series) > 512) {
+            snprintf(q->error, sizeof(q->error), "series: required, e.g. cpu.usage_percent");
+            return -EINVAL;
+        }
+        p->agg = agg ? store_agg_parse(agg) : AGG_AVG;
+        if (p->agg < 0) {
+            snprintf(q->error, sizeof(q->error), "agg: expected avg, min, max, sum, count or last");
+            return -EINVAL;
+        }
+        if (httpq_get_double(q, "step", 0, 1e8, &p->step) < 0)
+            return -EINVAL;
+        a = httpq_get_double(q, "from", 0, 1e11, &p->from);
+        b = a < 0 ? -EINVAL : httpq_get_double(q, "to", 0, 1e11, &p->to);
+        if (a < 0 || b < 0)
+            return -EINVAL;
+        p->has_from = a == 1;
+        p->has_to = b == 1;
+        if (p->has_from && p->has_to && p->from > p->to) {
+            snprintf(q->error, sizeof(q->error), "from must not be later than to");
+            return -EINVAL;
+        }
+        break;
+    }
     default:
         break;
     }
@@ -244,6 +274,46 @@ static double snap_time(const struct snapshot *s)
     return (double)s->timestamp_ms / 1000.0;
 }
 
+struct hist_out {
+    struct strbuf *b;
+    size_t n;
+};
+
+static void hist_one(void *ctx, const struct snapshot *s)
+{
+    struct hist_out *o = ctx;
+
+    if (o->n++)
+        strbuf_putc(o->b, ',');
+    snapshot_to_json(s, o->b);
+}
+
+/* The history from the database: as below, over everything kept on disk. */
+static void history_from_store(const struct api_context *ctx, const struct api_params *p,
+                               struct api_response *res)
+{
+    struct hist_out o = {&res->body, 0};
+    int64_t from = p->has_from ? (int64_t)(p->from * 1000) : 0;
+    int64_t to = p->has_to ? (int64_t)(p->to * 1000) : INT64_MAX / 2, next = 0;
+    long n;
+
+    res->status = 200;
+    res->content_type = CT_JSON;
+    strbuf_puts(o.b, "{\"snapshots\":[");
+    n = store_history(ctx->store, from, to, p->limit, p->has_from, ctx->cfg->agent.node_id,
+                      hist_one, &o, &next);
+    if (n < 0) {
+        api_error(res, 500, "the history database could not be read");
+        return;
+    }
+    strbuf_printf(o.b, "],\"count\":%zu,\"next_from\":", o.n);
+    if (p->has_from && next)
+        strbuf_json_num(o.b, (double)next / 1000.0, 3);
+    else
+        strbuf_puts(o.b, "null");
+    strbuf_puts(o.b, "}\n");
+}
+
 /*
  * The in-memory history, oldest first. With `from`: the first `limit`
  * snapshots at or after it (and before `to`), and next_from pointing at the
@@ -253,9 +323,14 @@ static void do_history(const struct api_context *ctx, const struct api_params *p
                        struct api_response *res)
 {
     size_t cap = ctx->cfg->agent.history_size, n, lo = 0, hi, first, last, i;
-    struct snapshot **list = calloc(cap ? cap : 1, sizeof(*list));
+    struct snapshot **list;
     struct strbuf *b = &res->body;
 
+    if (ctx->store) {
+        history_from_store(ctx, p, res);
+        return;
+    }
+    list = calloc(cap ? cap : 1, sizeof(*list));
     if (!list) {
         api_error(res, 500, "out of memory");
         return;
@@ -343,6 +418,71 @@ static void do_config(const struct api_context *ctx, struct api_response *res)
     strbuf_putc(&res->body, '\n');
 }
 
+struct query_ctx {
+    struct strbuf *b;
+    size_t n;
+    int decimals;
+};
+
+static void query_point(void *ctx, const struct store_point *pt)
+{
+    struct query_ctx *c = ctx;
+
+    strbuf_puts(c->b, c->n++ ? ",[" : "[");
+    strbuf_json_num(c->b, (double)pt->ts_ms / 1000.0, 3);
+    strbuf_putc(c->b, ',');
+    strbuf_json_num(c->b, pt->value, c->decimals);
+    strbuf_putc(c->b, ']');
+}
+
+/* One series from the history database, in steps, from the tier the step calls for. */
+static void do_query(const struct api_context *ctx, const struct api_params *p,
+                     struct api_response *res)
+{
+    static const char *const tiers[] = {"raw", "minute", "hour"};
+    double now = now_epoch();
+    double to = p->has_to ? p->to : now, from = p->has_from ? p->from : to - 3600;
+    struct query_ctx qc = {&res->body, 0, 9};
+    struct strbuf *b = &res->body;
+    int tier = 0;
+    long n;
+
+    if (!ctx->store) {
+        api_error(res, 404, "no history on disk (storage.enabled: false)");
+        return;
+    }
+    if (from > to) {
+        api_error(res, 400, "from must not be later than to");
+        return;
+    }
+    res->status = 200;
+    res->content_type = CT_JSON;
+    strbuf_puts(b, "{\"series\":");
+    strbuf_json_str(b, p->series);
+    strbuf_printf(b, ",\"agg\":\"%s\",\"step\":", store_agg_name((enum store_agg)p->agg));
+    strbuf_json_num(b, p->step, 3);
+    strbuf_puts(b, ",\"from\":");
+    strbuf_json_num(b, from, 3);
+    strbuf_puts(b, ",\"to\":");
+    strbuf_json_num(b, to, 3);
+    strbuf_puts(b, ",\"points\":[");
+    n = store_query(ctx->store, p->series, (int64_t)(from * 1000), (int64_t)(to * 1000),
+                    (int64_t)(p->step * 1000), (enum store_agg)p->agg, &tier, query_point, &qc);
+    if (n == -ENOENT) {
+        api_error(res, 404, "no such series in the history; see docs/metrics.md for the names");
+        return;
+    }
+    if (n == -E2BIG) {
+        api_error(res, 400, "too many steps: use a larger step");
+        return;
+    }
+    if (n < 0) {
+        api_error(res, 500, "the history database could not be read");
+        return;
+    }
+    strbuf_printf(b, "],\"count\":%ld,\"tier\":\"%s\"}\n", n, tiers[tier]);
+}
+
 static void do_index(struct api_response *res)
 {
     res->status = 200;
@@ -383,6 +523,9 @@ void api_handle(const struct api_context *ctx, const struct route *r, const stru
         break;
     case ROUTE_INDEX:
         do_index(res);
+        break;
+    case ROUTE_QUERY:
+        do_query(ctx, p, res);
         break;
     }
 }

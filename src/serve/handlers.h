@@ -24,6 +24,7 @@ enum route_id {
     ROUTE_REPORT,
     ROUTE_CONFIG,
     ROUTE_INDEX,
+    ROUTE_QUERY,
 };
 
 struct route {
@@ -43,6 +44,10 @@ struct api_params {
     bool has_from, has_to;
     double from, to; /* epoch seconds */
     bool text;       /* a plain-text rendering was asked for */
+    /* /api/v1/query */
+    const char *series; /* inside the httpq the params came from */
+    double step;        /* seconds; 0: every sample */
+    int agg;            /* enum store_agg */
 };
 
 /* Checks q's parameters for route r; 0, or -EINVAL with q->error set. */
@@ -59,8 +64,11 @@ struct api_response {
 };
 
 /* What the handlers read. */
+struct store;
+
 struct api_context {
     struct monitor *mon;
+    struct store *store;      /* NULL: no history on disk */
     const struct config *cfg; /* the server's copy */
     const char *version;
     double start_time; /* epoch seconds */

@@ -30,9 +30,12 @@ struct http_counters {
 };
 
 /* What outlives a server restart (a reload): the counters and the start time. */
+struct store;
+
 struct http_shared {
     struct http_counters ctr;
-    double start_time; /* epoch seconds the agent started */
+    double start_time;   /* epoch seconds the agent started */
+    struct store *store; /* the history database, or NULL */
 };
 
 void http_shared_init(struct http_shared *shared);

@@ -23,7 +23,7 @@ printf 'monitoring:\n  sampling_interval_ms: 10\n  bogus: 1\nalerts: {min_severi
 "$BIN" check-config "$T/bad.yaml" >"$T/out" 2>&1
 rc=$?
 [ $rc -eq 1 ] || fail "bad config: exit $rc, want 1"
-grep -q "^$T/bad.yaml:2:25: 'monitoring.sampling_interval_ms' must be between 100 and 3600000, got 10$" "$T/out" ||
+grep -q "^$T/bad.yaml:2:25: 'monitoring.sampling_interval_ms' must be between 50 and 3600000, got 10$" "$T/out" ||
     fail "range error not reported as FILE:LINE:COL: $(cat "$T/out")"
 grep -q "^$T/bad.yaml:3:3: unknown key 'bogus' in 'monitoring'" "$T/out" || fail "unknown key not reported: $(cat "$T/out")"
 grep -q "^$T/bad.yaml:4:24: 'alerts.min_severity' must be an integer" "$T/out" || fail "type error not reported: $(cat "$T/out")"

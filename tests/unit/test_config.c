@@ -183,9 +183,9 @@ static void errors_name_the_place(void **state)
                  "t.yaml:2:3: unknown key 'sampling_interval' in 'monitoring' (did you mean "
                  "'sampling_interval_ms'?)");
     expect_error("bogus: 1\n", "t.yaml:1:1: unknown key 'bogus' in the top level");
-    expect_error("monitoring:\n  sampling_interval_ms: 50\n",
-                 "t.yaml:2:25: 'monitoring.sampling_interval_ms' must be between 100 and 3600000, "
-                 "got 50");
+    expect_error("monitoring:\n  sampling_interval_ms: 49\n",
+                 "t.yaml:2:25: 'monitoring.sampling_interval_ms' must be between 50 and 3600000, "
+                 "got 49");
     expect_error("monitoring:\n  sampling_interval_ms: fast\n",
                  "t.yaml:2:25: 'monitoring.sampling_interval_ms' must be an integer");
     expect_error("monitoring:\n  sampling_interval_ms: 1.5\n", "must be an integer");

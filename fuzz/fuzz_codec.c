@@ -1,0 +1,270 @@
+/* The block codec on arbitrary bytes, both ways.
+ *
+ * The first byte chooses: bit 0 set, the rest is a block whose checksum is
+ * recomputed first (so that mutations reach the parser behind it); bit 1
+ * set, the rest also drives an encode -> decode round trip, which must give
+ * back every value bit for bit.
+ *
+ * As a block, whatever the bytes: no crash, no read outside them, and the
+ * readers agree: blk_info() refuses exactly what the others refuse for
+ * framing, a series that is not there is reported absent, and a series read
+ * alone equals the same series in blk_decode_all(). */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/codec.h"
+
+/* a broken promise is a crash, under libFuzzer and under the replay test */
+#define CHECK(cond)  \
+    do {             \
+        if (!(cond)) \
+            abort(); \
+    } while (0)
+
+#define KEEP        4         /* columns compared between the two ways of decoding */
+#define MAX_DECODED (1 << 18) /* cells decoded by blk_decode_all per input */
+
+static bool same(double a, double b)
+{
+    return isnan(a) ? isnan(b) : memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+struct seen {
+    size_t n_rows, n;
+    uint32_t ids[KEEP];
+    double *vals[KEEP];
+};
+
+static int seen_cb(void *ctx, uint32_t id, const double *v, size_t n_rows)
+{
+    struct seen *s = ctx;
+
+    CHECK(n_rows == s->n_rows);
+    if (s->n < KEEP) {
+        s->ids[s->n] = id;
+        memcpy(s->vals[s->n], v, n_rows * sizeof(*v));
+    }
+    s->n++;
+    return 0;
+}
+
+static void decode(const uint8_t *blk, size_t len)
+{
+    struct blk_info info;
+    struct seen s = {0};
+    int64_t *ts;
+    double *v;
+    int r;
+
+    r = blk_info(blk, len, &info);
+    if (r < 0) {
+        double one;
+        int64_t t;
+        CHECK(r == -EBADMSG);
+        /* n_rows unknown: the others must fail before writing anything */
+        CHECK(blk_decode_ts(blk, len, &t) == -EBADMSG);
+        CHECK(blk_decode_series(blk, len, 0, &one) == -EBADMSG);
+        CHECK(blk_decode_all(blk, len, seen_cb, &s) == -EBADMSG);
+        return;
+    }
+    CHECK(info.n_rows >= 1 && info.n_rows <= BLK_MAX_ROWS && info.n_cols <= BLK_MAX_COLS);
+    CHECK(info.first_ts <= info.last_ts);
+    ts = malloc(info.n_rows * sizeof(*ts));
+    v = malloc(info.n_rows * sizeof(*v));
+    s.n_rows = info.n_rows;
+    for (int i = 0; i < KEEP; i++)
+        s.vals[i] = malloc(info.n_rows * sizeof(double));
+    if (!ts || !v || !s.vals[KEEP - 1])
+        abort();
+
+    r = blk_decode_ts(blk, len, ts);
+    CHECK(r == 0 || r == -EBADMSG);
+    if (r == 0) {
+        CHECK(ts[0] == info.first_ts && ts[info.n_rows - 1] == info.last_ts);
+        for (size_t i = 1; i < info.n_rows; i++)
+            CHECK(ts[i] > ts[i - 1]);
+    }
+    if (info.n_rows * info.n_cols <= MAX_DECODED) {
+        r = blk_decode_all(blk, len, seen_cb, &s);
+        CHECK(r == 0 || r == -EBADMSG);
+        if (r == 0)
+            CHECK(s.n == info.n_cols);
+        for (size_t c = 0; c < s.n && c < KEEP; c++) {
+            bool first = true;
+            for (size_t e = 0; e < c; e++)
+                first = first && s.ids[e] != s.ids[c];
+            /* delivered by the walk: the framing is sound and this column
+             * (or an earlier one of the same id) decodes */
+            CHECK(blk_decode_series(blk, len, s.ids[c], v) == 1);
+            if (first)
+                for (size_t i = 0; i < info.n_rows; i++)
+                    CHECK(same(v[i], s.vals[c][i]));
+        }
+    } else {
+        for (uint32_t id = 0; id < KEEP; id++) {
+            r = blk_decode_series(blk, len, id, v);
+            CHECK(r == 0 || r == 1 || r == -EBADMSG);
+        }
+    }
+    /* an id no encoder would pair with these others: absent, all NaN */
+    r = blk_decode_series(blk, len, 0xfffffff0u, v);
+    CHECK(r == 0 || r == 1 || r == -EBADMSG);
+    if (r == 0)
+        for (size_t i = 0; i < info.n_rows; i++)
+            CHECK(isnan(v[i]));
+    for (int i = 0; i < KEEP; i++)
+        free(s.vals[i]);
+    free(ts);
+    free(v);
+}
+
+/* ---- the round trip ---- */
+
+/* Reads the input cyclically, so that a short input can fill a long block. */
+struct cur {
+    const uint8_t *p;
+    size_t n, at;
+};
+
+static uint64_t take(struct cur *c, unsigned bytes)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < bytes; i++) {
+        v |= (uint64_t)(c->n ? c->p[c->at++ % c->n] : 0) << (8 * i);
+    }
+    return v;
+}
+
+static double from_bits(uint64_t u)
+{
+    double d;
+
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
+
+static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+static double scaled(int64_t k, unsigned d)
+{
+    return d ? (double)k / p10[d] : (double)k;
+}
+
+static void roundtrip(const uint8_t *data, size_t size)
+{
+    static const double special[] = {0.0,    -0.0,     INFINITY, -INFINITY,  1.7976931348623157e308,
+                                     5e-324, 2.2e-308, 0x1p53,   0x1p53 + 2, 0x1p62,
+                                     0x1p63, -0x1p63,  0.1,      1e15,       4096};
+    enum { COLS = 6 };
+    struct cur c = {data, size, 0};
+    size_t n_rows = 1 + (size_t)(take(&c, 2) % 700), n_cols = take(&c, 1) % (COLS + 1);
+    const size_t stride = n_rows;
+    struct blk_column cols[COLS];
+    unsigned dec[COLS];
+    int64_t k[COLS] = {0};
+    int64_t *ts = malloc(n_rows * sizeof(*ts)), *dts = malloc(n_rows * sizeof(*ts));
+    double *vals = malloc(stride * COLS * sizeof(double)), *v = malloc(n_rows * sizeof(double));
+    struct bytebuf out = {0};
+    struct blk_info info;
+
+    if (!ts || !dts || !vals || !v)
+        abort();
+    ts[0] = (int64_t)take(&c, 8);
+    for (size_t i = 0; i < n_cols; i++) {
+        dec[i] = (unsigned)(take(&c, 1) % 10);
+        cols[i] = (struct blk_column){
+            .series_id = (uint32_t)(i * 0x9e3779b9u), .decimals = -1, .values = vals + i * stride};
+    }
+    for (size_t r = 0; r < n_rows; r++) {
+        if (r > 0) {
+            /* strictly increasing; a row that would overflow ends the block */
+            uint64_t op = take(&c, 1), step = op & 0x80 ? take(&c, 4) : op % 8;
+            if (ts[r - 1] > INT64_MAX - 1 - (int64_t)step) {
+                n_rows = r;
+                break;
+            }
+            ts[r] = ts[r - 1] + 1 + (int64_t)step;
+        }
+        for (size_t i = 0; i < n_cols; i++) {
+            double *cell = vals + i * stride + r, prev = r ? cell[-1] : 0;
+            uint64_t op = take(&c, 1);
+            switch (op & 7) {
+            case 0:
+                *cell = NAN;
+                break;
+            case 1:
+                *cell = isnan(prev) ? 1 : prev;
+                break;
+            case 2: /* a small step of the column's scaled integer */
+                k[i] = (int64_t)((uint64_t)k[i] + (uint64_t)((int64_t)(op >> 3) - 16));
+                *cell = scaled(k[i], dec[i]);
+                break;
+            case 3:
+                *cell = from_bits(take(&c, 8)); /* any bits: NaNs are absent */
+                break;
+            case 4:
+                *cell = special[(op >> 3) % (sizeof(special) / sizeof(special[0]))];
+                break;
+            case 5:
+                k[i] = (int16_t)take(&c, 2);
+                *cell = scaled(k[i], dec[i]);
+                break;
+            case 6:
+                *cell = op & 8 ? -0.0 : scaled(k[i], dec[i]);
+                break;
+            default:
+                k[i] = (int64_t)take(&c, 8) >> (op >> 3);
+                *cell = scaled(k[i], dec[i]);
+                break;
+            }
+        }
+    }
+    CHECK(blk_encode(ts, n_rows, cols, n_cols, &out) == 0);
+    CHECK(blk_info(out.buf, out.len, &info) == 0);
+    CHECK(info.n_rows == n_rows && info.n_cols == n_cols);
+    CHECK(blk_decode_ts(out.buf, out.len, dts) == 0);
+    CHECK(memcmp(ts, dts, n_rows * sizeof(*ts)) == 0);
+    for (size_t i = 0; i < n_cols; i++) {
+        CHECK(blk_decode_series(out.buf, out.len, cols[i].series_id, v) == 1);
+        for (size_t r = 0; r < n_rows; r++)
+            CHECK(same(v[r], cols[i].values[r]));
+    }
+    CHECK(blk_decode_series(out.buf, out.len, 12345, v) == 0);
+    bytebuf_done(&out);
+    free(ts);
+    free(dts);
+    free(vals);
+    free(v);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t *blk;
+    size_t len;
+
+    if (size < 1)
+        return 0;
+    len = size - 1;
+    /* an exact-size copy: a read past the block is a read past the allocation */
+    blk = malloc(len ? len : 1);
+    if (!blk)
+        return 0;
+    memcpy(blk, data + 1, len);
+    if ((data[0] & 1) && len >= 4) {
+        uint32_t crc = blk_crc32c(blk, len - 4);
+        for (int i = 0; i < 4; i++)
+            blk[len - 4 + i] = (uint8_t)(crc >> (8 * i));
+    }
+    decode(blk, len);
+    if (data[0] & 2)
+        roundtrip(data + 1, len);
+    free(blk);
+    return 0;
+}

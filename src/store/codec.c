@@ -1,0 +1,1375 @@
+/*
+ * The block codec of codec.h. Byte layout (varint: LEB128, at most 10 bytes;
+ * zz: a zigzag-mapped varint; fixed-width integers little-endian):
+ *
+ *   block   := "amb" version(u8 1) varint n_rows (1..65536) varint n_cols (0..65536)
+ *              zz first_ts  varint (last_ts - first_ts)
+ *              varint ts_len  ints[n_rows, k0 = first_ts] (ts_len bytes)
+ *              column * n_cols
+ *              u32 crc32c of everything before
+ *   column  := varint series_id  u8 kind  varint len  payload (len bytes)
+ *              kind: bits 0-3 the value encoding, bits 4-5 the presence
+ *   payload := presence, then the n present values (in row order)
+ *     presence ALL    : nothing (n = n_rows)
+ *              NONE   : nothing, and nothing else (encoding 0, len 0)
+ *              BITMAP : ceil(n_rows / 8) bytes, bit i (LSB first) = row i present
+ *              RUNS   : varint n_runs, n_runs * varint length: runs of present,
+ *                       absent, present... rows (the first may be empty)
+ *     values   CONST_F64 : the value's 8 bytes
+ *              CONST_INT : zz k; every value is (double)k
+ *              SCALED    : u8 (d | 0x10 when -0.0 occurs), zz k0, ints[n, k0];
+ *                          value i = (double)k_i / 10^d, d = 0..9; then when
+ *                          flagged, varint count and count varint gaps: the
+ *                          positions (among the n) of -0.0, where k_i = 0
+ *              XOR       : the Gorilla bit stream below, padded to a byte
+ *   ints[n, k0] := u8 line  zz g (not 0), then unless line, ceil(n / 128)
+ *              frames of q_i; k_i = k0 + q_i * g, with q_i = i when line
+ *   frame   := varint (w << 4 | layout << 2 | transform)  zz ref  ...
+ *              DENSE : cnt residuals - ref in w bits each (w <= 64), packed
+ *                      LSB first in ceil(cnt * w / 8) bytes
+ *              BITMAP: ceil(cnt / 8) bytes of "residual is not 0", then the
+ *                      non-zero residuals - ref packed in w bits
+ *              LIST  : varint m, m increasing positions in 7 bits each
+ *                      (packed, byte-padded), then m non-zero residuals - ref
+ *              transform: the residual r_i gives q_i = r_i (RAW), q_{i-1} + r_i
+ *                      (DELTA), 2 q_{i-1} - q_{i-2} + r_i (DELTA2), where
+ *                      q_{-1} = -1, q_{-2} = -2: the encoder picks g as the
+ *                      gcd of k_i - k0 signed like the first change, so that a
+ *                      regular clock or a steady counter has q_i = i.
+ *   All integer arithmetic is modulo 2^64: any bits decode to some integers,
+ *   and the decoder is the exact inverse of the encoder.
+ *
+ * XOR stream (bits LSB first): the first value's 64 bits; then per value, x =
+ * its bits ^ the previous value's: "0" when x = 0; "1" "0" and the bits of
+ * the previous window when x fits in it; "1" "1", 6 bits of leading zeros,
+ * 6 bits of (length - 1), and the length meaningful bits.
+ *
+ * The encoder picks, per column, CONST when every present value is the same
+ * double, else SCALED at the fewest decimals that reproduce every value (the
+ * check is the decoder's own expression), else XOR; and per frame of 128
+ * values the transform and layout that take the fewest bits.
+ *
+ * Pure functions, no I/O; the only global state is the CRC table, built once
+ * (pthread_once); every function may be called from any thread.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/codec.h"
+
+#define BLK_VERSION 1
+#define FRAME       128
+#define MAX_D       9
+#define NEG_ZERO    ((uint64_t)1 << 63) /* the bits of -0.0 */
+
+/* SCALED's first byte: d, and whether a list of -0.0 positions follows */
+#define SCALED_NEG_ZEROS 0x10
+
+enum { ENC_CONST_F64 = 0, ENC_CONST_INT = 1, ENC_SCALED = 2, ENC_XOR = 3 };
+enum { PRES_ALL = 0, PRES_NONE = 1, PRES_BITMAP = 2, PRES_RUNS = 3 };
+enum { T_RAW = 0, T_DELTA = 1, T_DELTA2 = 2, T_COUNT = 3 };
+enum { INTS_FRAMES = 0, INTS_LINE = 1 };
+enum { L_DENSE = 0, L_BITMAP = 1, L_LIST = 2 }; /* frame layouts */
+#define POS_BITS 7                              /* a position in a frame of 128 */
+
+static const double p10[MAX_D + 1] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+/* ---------------------------------------------------------------- helpers */
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void store64(uint8_t *p, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8);
+}
+
+static inline uint64_t zz_enc(uint64_t v)
+{
+    return (v << 1) ^ (uint64_t)((int64_t)v >> 63);
+}
+
+static inline uint64_t zz_dec(uint64_t v)
+{
+    return (v >> 1) ^ (0 - (v & 1));
+}
+
+/* bits needed for v (0 for 0) */
+static inline unsigned bits_of(uint64_t v)
+{
+    return v ? 64 - (unsigned)__builtin_clzll(v) : 0;
+}
+
+static inline unsigned varint_len(uint64_t v)
+{
+    return (bits_of(v) + 6) / 7 + (v == 0);
+}
+
+static inline uint64_t dbits(double v)
+{
+    uint64_t u;
+
+    memcpy(&u, &v, 8);
+    return u;
+}
+
+static inline double bitsd(uint64_t u)
+{
+    double v;
+
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+static inline uint64_t mask_of(unsigned w)
+{
+    return w >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << w) - 1;
+}
+
+/* ------------------------------------------------------------------ CRC */
+
+static uint32_t crc_tab[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (unsigned i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0 - (c & 1)));
+        crc_tab[0][i] = c;
+    }
+    for (unsigned i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+}
+
+/* Slice-by-8, portable (no SSE4.2 dependency). */
+uint32_t blk_crc32c(const uint8_t *buf, size_t len)
+{
+    uint32_t c = 0xffffffffu;
+
+    pthread_once(&crc_once, crc_init);
+    while (len >= 8) {
+        uint64_t w = load64(buf) ^ c;
+        c = crc_tab[7][w & 0xff] ^ crc_tab[6][(w >> 8) & 0xff] ^ crc_tab[5][(w >> 16) & 0xff] ^
+            crc_tab[4][(w >> 24) & 0xff] ^ crc_tab[3][(w >> 32) & 0xff] ^
+            crc_tab[2][(w >> 40) & 0xff] ^ crc_tab[1][(w >> 48) & 0xff] ^ crc_tab[0][w >> 56];
+        buf += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = (c >> 8) ^ crc_tab[0][(c ^ *buf++) & 0xff];
+    return c ^ 0xffffffffu;
+}
+
+/* ------------------------------------------------------------- bytebuf */
+
+void bytebuf_done(struct bytebuf *b)
+{
+    if (!b)
+        return;
+    free(b->buf);
+    b->buf = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Room for `more` bytes after len. */
+static int bb_reserve(struct bytebuf *b, size_t more)
+{
+    size_t cap;
+    uint8_t *p;
+
+    if (b->cap - b->len >= more)
+        return 0;
+    if (more > SIZE_MAX / 2 - b->len)
+        return -ENOMEM;
+    cap = b->cap ? b->cap : 256;
+    while (cap - b->len < more)
+        cap *= 2;
+    p = realloc(b->buf, cap);
+    if (!p)
+        return -ENOMEM;
+    b->buf = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* The put_* helpers write into reserved space. */
+static inline void put_u8(struct bytebuf *b, uint8_t v)
+{
+    b->buf[b->len++] = v;
+}
+
+static inline void put_varint(struct bytebuf *b, uint64_t v)
+{
+    while (v >= 0x80) {
+        b->buf[b->len++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b->buf[b->len++] = (uint8_t)v;
+}
+
+static int append(struct bytebuf *b, const void *p, size_t n)
+{
+    if (bb_reserve(b, n) < 0)
+        return -ENOMEM;
+    if (n)
+        memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* Bit writer, LSB first, into reserved space. */
+struct bitw {
+    struct bytebuf *b;
+    uint64_t acc;
+    unsigned nb; /* bits in acc, < 64 */
+};
+
+static inline void bw_put(struct bitw *w, uint64_t v, unsigned n)
+{
+    if (n == 0)
+        return;
+    w->acc |= v << w->nb;
+    if (w->nb + n >= 64) {
+        unsigned used = 64 - w->nb;
+        store64(w->b->buf + w->b->len, w->acc);
+        w->b->len += 8;
+        w->acc = used < 64 ? v >> used : 0;
+        w->nb = w->nb + n - 64;
+    } else {
+        w->nb += n;
+    }
+}
+
+static inline void bw_flush(struct bitw *w)
+{
+    while (w->nb > 0) {
+        w->b->buf[w->b->len++] = (uint8_t)w->acc;
+        w->acc >>= 8;
+        w->nb = w->nb > 8 ? w->nb - 8 : 0;
+    }
+    w->acc = 0;
+}
+
+/* ----------------------------------------------------------- int column */
+
+/* What one frame costs with one transform, in its cheapest layout. */
+struct fcost {
+    uint64_t bits;
+    unsigned w, layout;
+    uint64_t ref;
+};
+
+static void frame_cost(const uint64_t *r, size_t cnt, struct fcost *c)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN, lo_nz = INT64_MAX, hi_nz = INT64_MIN;
+    size_t nnz = 0;
+    uint64_t dense, head, bitmap, list;
+    unsigned w, w_nz;
+
+    for (size_t j = 0; j < cnt; j++) {
+        int64_t v = (int64_t)r[j];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        if (v != 0) {
+            nnz++;
+            lo_nz = v < lo_nz ? v : lo_nz;
+            hi_nz = v > hi_nz ? v : hi_nz;
+        }
+    }
+    w = bits_of((uint64_t)hi - (uint64_t)lo);
+    dense = (uint64_t)w * cnt + 8 * varint_len(zz_enc((uint64_t)lo)) + 8 * varint_len(w << 4);
+    *c = (struct fcost){.bits = dense, .w = w, .layout = L_DENSE, .ref = (uint64_t)lo};
+    if (nnz == cnt || w == 0)
+        return;
+    w_nz = bits_of((uint64_t)hi_nz - (uint64_t)lo_nz);
+    head =
+        (uint64_t)w_nz * nnz + 8 * varint_len(zz_enc((uint64_t)lo_nz)) + 8 * varint_len(w_nz << 4);
+    bitmap = head + (cnt + 7) / 8 * 8;
+    list = head + 8 * varint_len(nnz) + (nnz * POS_BITS + 7) / 8 * 8;
+    if (bitmap < c->bits)
+        *c = (struct fcost){.bits = bitmap, .w = w_nz, .layout = L_BITMAP, .ref = (uint64_t)lo_nz};
+    if (list < c->bits)
+        *c = (struct fcost){.bits = list, .w = w_nz, .layout = L_LIST, .ref = (uint64_t)lo_nz};
+}
+
+/* Appends ints[n, k0] for k[0..n) (n >= 1): g, then the frames. */
+static int enc_ints(const int64_t *k, size_t n, struct bytebuf *out)
+{
+    uint64_t g = 0, q1 = (uint64_t)-1, q2 = (uint64_t)-2;
+    int sign = 0, shift;
+    bool any_min = false;
+    uint64_t rs[T_COUNT][FRAME];
+
+    for (size_t i = 1; i < n; i++) {
+        int64_t s = (int64_t)((uint64_t)k[i] - (uint64_t)k[0]);
+        uint64_t a, b;
+        if (s == INT64_MIN) {
+            any_min = true;
+            break;
+        }
+        if (s == 0)
+            continue;
+        if (!sign)
+            sign = s < 0 ? -1 : 1;
+        a = s < 0 ? (uint64_t)-s : (uint64_t)s;
+        b = g;
+        while (b) { /* Euclid: g = gcd(a, g) */
+            uint64_t t = a % b;
+            a = b;
+            b = t;
+        }
+        g = a;
+        if (g == 1 && sign)
+            break;
+    }
+    if (any_min || g == 0) {
+        g = 1;
+        sign = 1;
+    }
+    {
+        int64_t gs = sign < 0 ? -(int64_t)g : (int64_t)g;
+        bool line = true;
+        /* a straight line (a regular clock, a counter at a constant rate):
+         * q_i = i, nothing more to say */
+        for (size_t i = 1; i < n && line; i++)
+            line = (uint64_t)k[i] - (uint64_t)k[0] == (uint64_t)gs * i;
+        if (bb_reserve(out, 11) < 0)
+            return -ENOMEM;
+        put_u8(out, line ? INTS_LINE : INTS_FRAMES);
+        put_varint(out, zz_enc((uint64_t)gs));
+        if (line)
+            return 0;
+        shift = (g & (g - 1)) == 0 ? __builtin_ctzll(g) : -1;
+        g = (uint64_t)gs;
+    }
+
+    for (size_t s = 0; s < n; s += FRAME) {
+        size_t cnt = n - s < FRAME ? n - s : FRAME;
+        struct fcost best, c;
+        int bt = 0;
+        struct bitw bw;
+
+        for (size_t j = 0; j < cnt; j++) {
+            int64_t d = (int64_t)((uint64_t)k[s + j] - (uint64_t)k[0]);
+            uint64_t q;
+            if (shift >= 0) /* |g| a power of two: an exact multiple shifts exactly */
+                q = (uint64_t)(d >> shift) * (sign < 0 ? (uint64_t)-1 : 1);
+            else
+                q = (uint64_t)(d / (int64_t)g);
+            rs[T_RAW][j] = q;
+            rs[T_DELTA][j] = q - q1;
+            rs[T_DELTA2][j] = q - 2 * q1 + q2;
+            q2 = q1;
+            q1 = q;
+        }
+        frame_cost(rs[0], cnt, &best);
+        for (int t = 1; t < T_COUNT; t++) {
+            frame_cost(rs[t], cnt, &c);
+            if (c.bits < best.bits) {
+                best = c;
+                bt = t;
+            }
+        }
+        /* headers, positions or bitmap, and at most 64 bits a value */
+        if (bb_reserve(out, 64 + FRAME * 8 + FRAME * 8) < 0)
+            return -ENOMEM;
+        put_varint(out, (uint64_t)best.w << 4 | (uint64_t)best.layout << 2 | (uint64_t)bt);
+        put_varint(out, zz_enc(best.ref));
+        bw = (struct bitw){.b = out};
+        if (best.layout == L_LIST) {
+            size_t nnz = 0;
+            for (size_t j = 0; j < cnt; j++)
+                nnz += rs[bt][j] != 0;
+            put_varint(out, nnz);
+            for (size_t j = 0; j < cnt; j++)
+                if (rs[bt][j])
+                    bw_put(&bw, j, POS_BITS);
+            bw_flush(&bw);
+            for (size_t j = 0; j < cnt; j++)
+                if (rs[bt][j])
+                    bw_put(&bw, rs[bt][j] - best.ref, best.w);
+        } else if (best.layout == L_BITMAP) {
+            uint8_t bm[FRAME / 8] = {0};
+            for (size_t j = 0; j < cnt; j++)
+                if (rs[bt][j])
+                    bm[j / 8] |= (uint8_t)(1u << (j % 8));
+            memcpy(out->buf + out->len, bm, (cnt + 7) / 8);
+            out->len += (cnt + 7) / 8;
+            for (size_t j = 0; j < cnt; j++)
+                if (rs[bt][j])
+                    bw_put(&bw, rs[bt][j] - best.ref, best.w);
+        } else {
+            for (size_t j = 0; j < cnt; j++)
+                bw_put(&bw, rs[bt][j] - best.ref, best.w);
+        }
+        bw_flush(&bw);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- reading */
+
+struct rd {
+    const uint8_t *p, *end;
+    const uint8_t *limit; /* end of the whole block: reads up to here are in bounds */
+};
+
+static inline int rd_varint(struct rd *r, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    for (unsigned sh = 0; sh < 70; sh += 7) {
+        uint8_t b;
+        if (r->p >= r->end)
+            return -EBADMSG;
+        b = *r->p++;
+        if (sh == 63 && b > 1)
+            return -EBADMSG;
+        x |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -EBADMSG;
+}
+
+static inline int rd_zz(struct rd *r, uint64_t *v)
+{
+    uint64_t x;
+
+    if (rd_varint(r, &x) < 0)
+        return -EBADMSG;
+    *v = zz_dec(x);
+    return 0;
+}
+
+/* n bits at bit offset pos of p[0..nbytes), the caller having checked that
+ * pos + n <= 8 * nbytes; n <= 64. */
+static inline uint64_t getbits(const uint8_t *p, size_t nbytes, size_t pos, unsigned n)
+{
+    size_t b = pos >> 3;
+    unsigned sh = pos & 7;
+    uint64_t v;
+
+    if (n == 0)
+        return 0;
+    if (b + 9 <= nbytes) {
+        v = load64(p + b) >> sh;
+        if (sh + n > 64)
+            v |= (uint64_t)p[b + 8] << (64 - sh);
+    } else {
+        uint8_t tmp[9] = {0};
+        memcpy(tmp, p + b, nbytes - b < 9 ? nbytes - b : 9);
+        v = load64(tmp) >> sh;
+        if (sh + n > 64)
+            v |= (uint64_t)tmp[8] << (64 - sh);
+    }
+    return v & mask_of(n);
+}
+
+/* cnt values of w bits from p (avail: bytes readable from p, at least the
+ * packed size) into out. */
+static void unpack(const uint8_t *p, size_t avail, unsigned w, size_t cnt, uint64_t *out)
+{
+    size_t bytes = (cnt * w + 7) / 8;
+    uint8_t pad[FRAME * 8 + 16];
+    uint64_t m = mask_of(w);
+
+    if (w == 0) {
+        memset(out, 0, cnt * sizeof(*out));
+        return;
+    }
+    if (avail < bytes + 9) {
+        memcpy(pad, p, bytes);
+        memset(pad + bytes, 0, 16);
+        p = pad;
+    }
+    if (w <= 57) {
+        for (size_t j = 0; j < cnt; j++) {
+            size_t pos = j * w;
+            out[j] = (load64(p + (pos >> 3)) >> (pos & 7)) & m;
+        }
+    } else {
+        for (size_t j = 0; j < cnt; j++) {
+            size_t pos = j * w;
+            unsigned sh = pos & 7;
+            uint64_t v = load64(p + (pos >> 3)) >> sh;
+            if (sh + w > 64)
+                v |= (uint64_t)p[(pos >> 3) + 8] << (64 - sh);
+            out[j] = v & m;
+        }
+    }
+}
+
+/* Decoder state of ints[n, k0]. */
+struct intdec {
+    uint64_t k0, g, q1, q2;
+    size_t left, at;
+    bool line; /* k_i = k0 + i g, no frames */
+};
+
+static int intdec_init(struct intdec *d, struct rd *r, uint64_t k0, size_t n)
+{
+    if (r->p >= r->end || *r->p > INTS_LINE)
+        return -EBADMSG;
+    d->line = *r->p++ == INTS_LINE;
+    if (rd_zz(r, &d->g) < 0 || d->g == 0)
+        return -EBADMSG;
+    d->at = 0;
+    d->k0 = k0;
+    d->q1 = (uint64_t)-1;
+    d->q2 = (uint64_t)-2;
+    d->left = n;
+    return 0;
+}
+
+static inline unsigned popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555u);
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return (unsigned)((x * 0x0101010101010101u) >> 56);
+}
+
+/* Set bits in p[0..n) (bytes). */
+static size_t popcount_bytes(const uint8_t *p, size_t n)
+{
+    size_t c = 0, i = 0;
+    uint8_t tail[8] = {0};
+
+    for (; i + 8 <= n; i += 8)
+        c += popcount64(load64(p + i));
+    memcpy(tail, p + i, n - i);
+    return c + popcount64(load64(tail));
+}
+
+/* Decodes the next frame into k[0..cnt); returns cnt, or -EBADMSG. */
+static int intdec_frame(struct intdec *d, struct rd *r, uint64_t *k)
+{
+    size_t cnt = d->left < FRAME ? d->left : FRAME, nv = cnt, bytes;
+    uint64_t hdr, ref, q1 = d->q1, q2 = d->q2, k0 = d->k0, g = d->g;
+    uint64_t packed[FRAME];
+    uint8_t pos[FRAME];
+    unsigned w, t, layout;
+
+    if (d->line) {
+        for (size_t i = 0; i < cnt; i++)
+            k[i] = k0 + (d->at + i) * g;
+        d->at += cnt;
+        d->left -= cnt;
+        return (int)cnt;
+    }
+    if (rd_varint(r, &hdr) < 0 || rd_zz(r, &ref) < 0)
+        return -EBADMSG;
+    t = hdr & 3;
+    layout = (hdr >> 2) & 3;
+    if (t >= T_COUNT || layout > L_LIST || (hdr >> 4) > 64)
+        return -EBADMSG;
+    w = (unsigned)(hdr >> 4);
+    if (layout == L_BITMAP) {
+        size_t bmb = (cnt + 7) / 8;
+        if ((size_t)(r->end - r->p) < bmb)
+            return -EBADMSG;
+        if ((cnt % 8) && (r->p[bmb - 1] >> (cnt % 8)))
+            return -EBADMSG;
+        nv = 0;
+        for (size_t i = 0; i < bmb; i += 8) {
+            uint8_t word[8] = {0};
+            uint64_t m;
+            memcpy(word, r->p + i, bmb - i < 8 ? bmb - i : 8);
+            for (m = load64(word); m; m &= m - 1)
+                pos[nv++] = (uint8_t)(i * 8 + (unsigned)__builtin_ctzll(m));
+        }
+        r->p += bmb;
+    } else if (layout == L_LIST) {
+        uint64_t m;
+        if (rd_varint(r, &m) < 0 || m == 0 || m > cnt ||
+            (size_t)(r->end - r->p) < (m * POS_BITS + 7) / 8)
+            return -EBADMSG;
+        nv = (size_t)m;
+        unpack(r->p, (size_t)(r->limit - r->p), POS_BITS, nv, packed);
+        for (size_t i = 0; i < nv; i++) {
+            if (packed[i] >= cnt || (i && packed[i] <= packed[i - 1]))
+                return -EBADMSG;
+            pos[i] = (uint8_t)packed[i];
+        }
+        r->p += (nv * POS_BITS + 7) / 8;
+    }
+    bytes = (nv * w + 7) / 8;
+    if ((size_t)(r->end - r->p) < bytes)
+        return -EBADMSG;
+    if (layout != L_DENSE) {
+        /* residuals: 0, and ref + the packed values at the listed positions */
+        unpack(r->p, (size_t)(r->limit - r->p), w, nv, packed);
+        memset(k, 0, cnt * sizeof(*k));
+        for (size_t i = 0; i < nv; i++)
+            k[pos[i]] = packed[i] + ref;
+        ref = 0;
+    } else {
+        unpack(r->p, (size_t)(r->limit - r->p), w, nv, k);
+    }
+    r->p += bytes;
+    /* undo the transform and the scaling in one pass */
+    switch (t) {
+    case T_RAW:
+        q2 = cnt >= 2 ? k[cnt - 2] + ref : q1;
+        q1 = k[cnt - 1] + ref;
+        for (size_t i = 0; i < cnt; i++)
+            k[i] = k0 + (k[i] + ref) * g;
+        break;
+    case T_DELTA:
+        for (size_t i = 0; i < cnt; i++) {
+            q2 = q1;
+            q1 += k[i] + ref;
+            k[i] = k0 + q1 * g;
+        }
+        break;
+    default:
+        for (size_t i = 0; i < cnt; i++) {
+            uint64_t q = 2 * q1 - q2 + k[i] + ref;
+            q2 = q1;
+            q1 = q;
+            k[i] = k0 + q * g;
+        }
+        break;
+    }
+    d->q1 = q1;
+    d->q2 = q2;
+    d->left -= cnt;
+    return (int)cnt;
+}
+
+/* ---------------------------------------------------------- block header */
+
+struct hdr {
+    size_t n_rows, n_cols;
+    int64_t first, last;
+    const uint8_t *blk, *blk_end;
+    const uint8_t *ts, *ts_end;     /* the ints of the timestamps */
+    const uint8_t *cols, *cols_end; /* the columns */
+};
+
+struct col {
+    uint32_t id;
+    unsigned enc, pres;
+    const uint8_t *p, *end;
+};
+
+static int parse_header(const uint8_t *blk, size_t len, struct hdr *h)
+{
+    struct rd r;
+    uint64_t n_rows, n_cols, first, span, ts_len;
+    uint32_t crc;
+
+    if (!blk || len < 4 + 4)
+        return -EBADMSG;
+    crc = (uint32_t)blk[len - 4] | (uint32_t)blk[len - 3] << 8 | (uint32_t)blk[len - 2] << 16 |
+          (uint32_t)blk[len - 1] << 24;
+    if (blk_crc32c(blk, len - 4) != crc)
+        return -EBADMSG;
+    if (blk[0] != 'a' || blk[1] != 'm' || blk[2] != 'b' || blk[3] != BLK_VERSION)
+        return -EBADMSG;
+    r = (struct rd){.p = blk + 4, .end = blk + len - 4, .limit = blk + len};
+    if (rd_varint(&r, &n_rows) < 0 || n_rows < 1 || n_rows > BLK_MAX_ROWS ||
+        rd_varint(&r, &n_cols) < 0 || n_cols > BLK_MAX_COLS || rd_zz(&r, &first) < 0 ||
+        rd_varint(&r, &span) < 0 || rd_varint(&r, &ts_len) < 0 || ts_len > (uint64_t)(r.end - r.p))
+        return -EBADMSG;
+    /* strictly increasing timestamps: the span is at least n_rows - 1 and
+     * first + span does not wrap */
+    if (span < n_rows - 1 || span > (uint64_t)INT64_MAX - first)
+        return -EBADMSG;
+    h->n_rows = (size_t)n_rows;
+    h->n_cols = (size_t)n_cols;
+    h->first = (int64_t)first;
+    h->last = (int64_t)(first + span);
+    h->blk = blk;
+    h->blk_end = blk + len;
+    h->ts = r.p;
+    h->ts_end = r.p + ts_len;
+    h->cols = h->ts_end;
+    h->cols_end = blk + len - 4;
+    return 0;
+}
+
+/* Reads one column header at *p (advancing past its payload). */
+static int next_col(const uint8_t **p, const uint8_t *end, struct col *c)
+{
+    struct rd r = {.p = *p, .end = end};
+    uint64_t id, clen;
+    uint8_t kind;
+
+    if (rd_varint(&r, &id) < 0 || id > UINT32_MAX || r.p >= r.end)
+        return -EBADMSG;
+    kind = *r.p++;
+    if (kind >> 6 || (kind & 0xf) > ENC_XOR || rd_varint(&r, &clen) < 0 ||
+        clen > (uint64_t)(r.end - r.p))
+        return -EBADMSG;
+    c->id = (uint32_t)id;
+    c->enc = kind & 0xf;
+    c->pres = (kind >> 4) & 3;
+    c->p = r.p;
+    c->end = r.p + clen;
+    if (c->pres == PRES_NONE && (c->enc != 0 || clen != 0))
+        return -EBADMSG;
+    *p = c->end;
+    return 0;
+}
+
+/* Walks every column header: the block's framing is consistent. */
+static int walk_cols(const struct hdr *h)
+{
+    const uint8_t *p = h->cols;
+    struct col c;
+
+    for (size_t i = 0; i < h->n_cols; i++)
+        if (next_col(&p, h->cols_end, &c) < 0)
+            return -EBADMSG;
+    return p == h->cols_end ? 0 : -EBADMSG;
+}
+
+int blk_info(const uint8_t *blk, size_t len, struct blk_info *info)
+{
+    struct hdr h;
+
+    if (parse_header(blk, len, &h) < 0 || walk_cols(&h) < 0)
+        return -EBADMSG;
+    *info = (struct blk_info){
+        .n_rows = h.n_rows, .n_cols = h.n_cols, .first_ts = h.first, .last_ts = h.last};
+    return 0;
+}
+
+static int decode_ts(const struct hdr *h, int64_t *ts)
+{
+    struct rd r = {.p = h->ts, .end = h->ts_end, .limit = h->blk_end};
+    struct intdec d;
+    uint64_t k[FRAME];
+    size_t at = 0;
+
+    if (intdec_init(&d, &r, (uint64_t)h->first, h->n_rows) < 0)
+        return -EBADMSG;
+    while (d.left) {
+        int cnt = intdec_frame(&d, &r, k);
+        if (cnt < 0)
+            return -EBADMSG;
+        for (int i = 0; i < cnt; i++)
+            ts[at + (size_t)i] = (int64_t)k[i];
+        at += (size_t)cnt;
+    }
+    if (r.p != r.end || ts[0] != h->first || ts[h->n_rows - 1] != h->last)
+        return -EBADMSG;
+    for (size_t i = 1; i < h->n_rows; i++)
+        if (ts[i] <= ts[i - 1])
+            return -EBADMSG;
+    return 0;
+}
+
+int blk_decode_ts(const uint8_t *blk, size_t len, int64_t *ts)
+{
+    struct hdr h;
+
+    if (parse_header(blk, len, &h) < 0 || walk_cols(&h) < 0)
+        return -EBADMSG;
+    return decode_ts(&h, ts);
+}
+
+/* ------------------------------------------------------- column decoding */
+
+/* Decodes n values of encoding enc from r into out[0..n). */
+static int decode_values(struct rd *r, unsigned enc, size_t n, double *out)
+{
+    uint64_t v;
+
+    switch (enc) {
+    case ENC_CONST_F64: {
+        double x;
+        if (r->end - r->p < 8)
+            return -EBADMSG;
+        x = bitsd(load64(r->p));
+        r->p += 8;
+        for (size_t i = 0; i < n; i++)
+            out[i] = x;
+        return 0;
+    }
+    case ENC_CONST_INT: {
+        double x;
+        if (rd_zz(r, &v) < 0)
+            return -EBADMSG;
+        x = (double)(int64_t)v;
+        for (size_t i = 0; i < n; i++)
+            out[i] = x;
+        return 0;
+    }
+    case ENC_SCALED: {
+        struct intdec d;
+        uint64_t k[FRAME];
+        unsigned dd, nz;
+        size_t at = 0;
+
+        if (r->p >= r->end)
+            return -EBADMSG;
+        dd = *r->p & 0xf;
+        nz = *r->p++ & SCALED_NEG_ZEROS;
+        if (dd > MAX_D || (r->p[-1] & ~(SCALED_NEG_ZEROS | 0xf)) || rd_zz(r, &v) < 0 ||
+            intdec_init(&d, r, v, n) < 0)
+            return -EBADMSG;
+        while (d.left) {
+            int cnt = intdec_frame(&d, r, k);
+            double *o = out + at;
+            if (cnt < 0)
+                return -EBADMSG;
+            if (dd == 0) {
+                for (int i = 0; i < cnt; i++)
+                    o[i] = (double)(int64_t)k[i];
+            } else {
+                double div = p10[dd];
+                for (int i = 0; i < cnt; i++)
+                    o[i] = (double)(int64_t)k[i] / div;
+            }
+            at += (size_t)cnt;
+        }
+        if (nz) {
+            /* positions of -0.0, each one of the zeros decoded above */
+            uint64_t cnt, gap;
+            size_t pos = 0;
+            if (rd_varint(r, &cnt) < 0 || cnt == 0 || cnt > n)
+                return -EBADMSG;
+            for (uint64_t i = 0; i < cnt; i++, pos++) {
+                if (rd_varint(r, &gap) < 0 || gap >= n - pos)
+                    return -EBADMSG;
+                pos += (size_t)gap;
+                if (dbits(out[pos]) != 0)
+                    return -EBADMSG;
+                out[pos] = -0.0;
+            }
+        }
+        return 0;
+    }
+    default: { /* ENC_XOR */
+        const uint8_t *p = r->p;
+        size_t nbytes = (size_t)(r->end - r->p), nbits = nbytes * 8, pos = 0;
+        uint64_t prev;
+        unsigned lead = 0, len = 0;
+        bool window = false;
+
+        if (n == 0)
+            return 0;
+        if (nbits < 64)
+            return -EBADMSG;
+        prev = getbits(p, nbytes, 0, 64);
+        pos = 64;
+        out[0] = bitsd(prev);
+        for (size_t i = 1; i < n; i++) {
+            uint64_t c;
+            if (pos + 2 > nbits) {
+                if (pos + 1 > nbits)
+                    return -EBADMSG;
+                c = getbits(p, nbytes, pos, 1);
+                if (c)
+                    return -EBADMSG;
+                pos++;
+            } else {
+                c = getbits(p, nbytes, pos, 2);
+                if (!(c & 1)) {
+                    pos++;
+                } else {
+                    pos += 2;
+                    if (c & 2) {
+                        if (pos + 12 > nbits)
+                            return -EBADMSG;
+                        c = getbits(p, nbytes, pos, 12);
+                        pos += 12;
+                        lead = c & 63;
+                        len = (unsigned)(c >> 6) + 1;
+                        if (lead + len > 64)
+                            return -EBADMSG;
+                        window = true;
+                    } else if (!window) {
+                        return -EBADMSG;
+                    }
+                    if (pos + len > nbits)
+                        return -EBADMSG;
+                    prev ^= getbits(p, nbytes, pos, len) << (64 - lead - len);
+                    pos += len;
+                }
+            }
+            out[i] = bitsd(prev);
+        }
+        if ((pos + 7) / 8 != nbytes)
+            return -EBADMSG;
+        r->p = r->end;
+        return 0;
+    }
+    }
+}
+
+/* Decodes column c into out[0..n_rows) (NaN where absent). */
+static int decode_col(const struct col *c, size_t n_rows, const uint8_t *limit, double *out)
+{
+    struct rd r = {.p = c->p, .end = c->end, .limit = limit};
+    const uint8_t *pres = NULL;
+    size_t n = n_rows;
+    uint64_t n_runs = 0;
+
+    switch (c->pres) {
+    case PRES_NONE:
+        for (size_t i = 0; i < n_rows; i++)
+            out[i] = NAN;
+        return 0;
+    case PRES_BITMAP: {
+        size_t bmb = (n_rows + 7) / 8;
+        if ((size_t)(r.end - r.p) < bmb)
+            return -EBADMSG;
+        pres = r.p;
+        r.p += bmb;
+        n = popcount_bytes(pres, bmb);
+        if ((n_rows % 8) && (pres[bmb - 1] >> (n_rows % 8)))
+            return -EBADMSG;
+        break;
+    }
+    case PRES_RUNS: {
+        size_t rows = 0;
+        if (rd_varint(&r, &n_runs) < 0)
+            return -EBADMSG;
+        pres = r.p;
+        n = 0;
+        for (uint64_t i = 0; i < n_runs; i++) {
+            uint64_t len;
+            if (rd_varint(&r, &len) < 0 || len > n_rows - rows)
+                return -EBADMSG;
+            rows += (size_t)len;
+            if (!(i & 1))
+                n += (size_t)len;
+        }
+        if (rows != n_rows)
+            return -EBADMSG;
+        break;
+    }
+    default:
+        break;
+    }
+    /* the present values go to the tail, then spread forward in place */
+    if (decode_values(&r, c->enc, n, out + (n_rows - n)) < 0 || r.p != r.end)
+        return -EBADMSG;
+    if (c->pres == PRES_BITMAP) {
+        size_t j = n_rows - n;
+        for (size_t i = 0; i < n_rows; i++)
+            out[i] = (pres[i / 8] >> (i % 8)) & 1 ? out[j++] : NAN;
+    } else if (c->pres == PRES_RUNS) {
+        struct rd rr = {.p = pres, .end = c->end};
+        size_t i = 0, j = n_rows - n;
+        for (uint64_t k = 0; k < n_runs; k++) {
+            uint64_t len = 0;
+            rd_varint(&rr, &len); /* checked above */
+            for (uint64_t m = 0; m < len; m++, i++)
+                out[i] = (k & 1) ? NAN : out[j++];
+        }
+    }
+    return 0;
+}
+
+int blk_decode_series(const uint8_t *blk, size_t len, uint32_t series_id, double *values)
+{
+    struct hdr h;
+    const uint8_t *p;
+    struct col c, found;
+    bool have = false;
+
+    if (parse_header(blk, len, &h) < 0)
+        return -EBADMSG;
+    p = h.cols;
+    for (size_t i = 0; i < h.n_cols; i++) {
+        if (next_col(&p, h.cols_end, &c) < 0)
+            return -EBADMSG;
+        if (!have && c.id == series_id) {
+            found = c;
+            have = true;
+        }
+    }
+    if (p != h.cols_end)
+        return -EBADMSG;
+    if (!have) {
+        for (size_t i = 0; i < h.n_rows; i++)
+            values[i] = NAN;
+        return 0;
+    }
+    if (decode_col(&found, h.n_rows, blk + len, values) < 0)
+        return -EBADMSG;
+    return 1;
+}
+
+int blk_decode_all(const uint8_t *blk, size_t len,
+                   int (*fn)(void *ctx, uint32_t series_id, const double *values, size_t n_rows),
+                   void *ctx)
+{
+    struct hdr h;
+    const uint8_t *p;
+    double *buf;
+    int r = 0;
+
+    if (parse_header(blk, len, &h) < 0 || walk_cols(&h) < 0)
+        return -EBADMSG;
+    buf = malloc(h.n_rows * sizeof(*buf));
+    if (!buf)
+        return -ENOMEM;
+    p = h.cols;
+    for (size_t i = 0; i < h.n_cols; i++) {
+        struct col c;
+        next_col(&p, h.cols_end, &c); /* walked above */
+        if (decode_col(&c, h.n_rows, blk + len, buf) < 0) {
+            r = -EBADMSG;
+            break;
+        }
+        r = fn(ctx, c.id, buf, h.n_rows);
+        if (r < 0)
+            break;
+        r = 0;
+    }
+    free(buf);
+    return r;
+}
+
+/* ------------------------------------------------------ column encoding */
+
+struct scratch {
+    double *pv;         /* present values */
+    int64_t *k;         /* scaled integers */
+    struct bytebuf pay; /* one column's payload */
+};
+
+/* Scaled integer of v at d decimals, when (double)k / 10^d gives v back
+ * (-0.0 counts as 0: the encoder lists those apart). */
+static inline bool scaled(double v, unsigned d, int64_t *ret_k)
+{
+    double x = v * p10[d], r;
+    int64_t k;
+
+    if (!(fabs(x) < 0x1p63)) /* k fits in an int64 */
+        return false;
+    k = (int64_t)x;
+    r = x - (double)k;
+    if (r >= 0.5)
+        k++;
+    else if (r <= -0.5)
+        k--;
+    /* what the decoder computes, bit for bit */
+    if (k == 0 ? v != 0 : dbits(d == 0 ? (double)k : (double)k / p10[d]) != dbits(v))
+        return false;
+    *ret_k = k;
+    return true;
+}
+
+/* The fewest decimals at which every value is a scaled integer (then
+ * in k[]), or -1. */
+static int find_decimals(const double *pv, size_t n, int64_t *k)
+{
+    unsigned d = 0;
+    size_t redo = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        while (!scaled(pv[i], d, &k[i])) {
+            if (++d > MAX_D)
+                return -1;
+            redo = i;
+        }
+    }
+    /* the values before the last raise of d, scaled again at d (exact there
+     * too when their integer is exact in a double, but checked all the same) */
+    for (size_t i = 0; i < redo; i++)
+        if (!scaled(pv[i], d, &k[i]))
+            return -1;
+    return (int)d;
+}
+
+/* Gorilla XOR of pv[0..n) into b. */
+static int enc_xor(const double *pv, size_t n, struct bytebuf *b)
+{
+    struct bitw bw = {.b = b};
+    uint64_t prev = dbits(pv[0]);
+    unsigned plead = 0, plen = 0;
+    bool window = false;
+
+    /* at most 2 + 12 + 64 bits per value, flushed in whole words */
+    if (n > (SIZE_MAX - 16) / 10 || bb_reserve(b, n * 10 + 16) < 0)
+        return -ENOMEM;
+    bw_put(&bw, prev, 64);
+    for (size_t i = 1; i < n; i++) {
+        uint64_t cur = dbits(pv[i]), x = cur ^ prev;
+        unsigned lead, trail;
+        prev = cur;
+        if (!x) {
+            bw_put(&bw, 0, 1);
+            continue;
+        }
+        lead = (unsigned)__builtin_clzll(x);
+        trail = (unsigned)__builtin_ctzll(x);
+        /* reuse the window unless a fresh one is cheaper by more than its header */
+        if (window && lead >= plead && trail >= 64 - plead - plen &&
+            plen <= 64 - lead - trail + 12) {
+            bw_put(&bw, 1, 2); /* "1" "0" */
+            bw_put(&bw, x >> (64 - plead - plen), plen);
+            continue;
+        }
+        plead = lead;
+        plen = 64 - lead - trail;
+        window = true;
+        bw_put(&bw, 3, 2); /* "1" "1" */
+        bw_put(&bw, (uint64_t)plead | (uint64_t)(plen - 1) << 6, 12);
+        bw_put(&bw, x >> trail, plen);
+    }
+    bw_flush(&bw);
+    return 0;
+}
+
+/* Encodes the present values pv[0..n) (n >= 1) as values; returns the
+ * encoding, or -ENOMEM. */
+static int enc_values(const double *pv, size_t n, int64_t *k, struct bytebuf *b)
+{
+    uint64_t first = dbits(pv[0]);
+    size_t i, n_nz = 0, start = b->len;
+    int dd;
+    bool same = true;
+
+    for (i = 1; i < n && same; i++)
+        same = dbits(pv[i]) == first;
+    if (same) {
+        double v = pv[0];
+        if (bb_reserve(b, 10) < 0)
+            return -ENOMEM;
+        if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
+            put_varint(b, zz_enc((uint64_t)(int64_t)v));
+            return ENC_CONST_INT;
+        }
+        store64(b->buf + b->len, first);
+        b->len += 8;
+        return ENC_CONST_F64;
+    }
+
+    /* the fewest decimals that represent every value exactly: more than
+     * needed would scale large values past 2^53, where the scaled integers
+     * are no longer exact multiples and compress worse */
+    dd = find_decimals(pv, n, k);
+    if (dd < 0)
+        goto fallback;
+    for (i = 0; i < n; i++)
+        n_nz += dbits(pv[i]) == NEG_ZERO;
+    if (bb_reserve(b, 11) < 0)
+        return -ENOMEM;
+    put_u8(b, (uint8_t)(dd | (n_nz ? SCALED_NEG_ZEROS : 0)));
+    put_varint(b, zz_enc((uint64_t)k[0]));
+    if (enc_ints(k, n, b) < 0)
+        return -ENOMEM;
+    if (n_nz) {
+        size_t prev = 0;
+        if (n_nz > (SIZE_MAX - 10) / 3 || bb_reserve(b, 10 + 3 * n_nz) < 0)
+            return -ENOMEM;
+        put_varint(b, n_nz);
+        for (i = 0; i < n; i++) {
+            if (dbits(pv[i]) == NEG_ZERO) {
+                put_varint(b, i - prev);
+                prev = i + 1;
+            }
+        }
+    }
+    /* wide integers can be worse than XOR of the doubles: then try that */
+    if (b->len - start <= n * 7)
+        return ENC_SCALED;
+    {
+        size_t scaled_len = b->len - start;
+        struct bytebuf x = {0};
+        if (enc_xor(pv, n, &x) < 0)
+            return -ENOMEM;
+        if (x.len < scaled_len) {
+            b->len = start;
+            memcpy(b->buf + start, x.buf, x.len); /* x is shorter: it fits */
+            b->len += x.len;
+            bytebuf_done(&x);
+            return ENC_XOR;
+        }
+        bytebuf_done(&x);
+        return ENC_SCALED;
+    }
+fallback:
+    if (enc_xor(pv, n, b) < 0)
+        return -ENOMEM;
+    return ENC_XOR;
+}
+
+/* Encodes one column (payload into s->pay) and appends it to out. */
+static int enc_column(const struct blk_column *col, size_t n_rows, struct scratch *s,
+                      struct bytebuf *out)
+{
+    const double *v = col->values;
+    size_t n = 0, runs = 0, runs_bytes = 0, run = 0;
+    bool cur = true; /* runs start with a present one */
+    unsigned pres;
+    int enc = 0;
+
+    for (size_t i = 0; i < n_rows; i++) {
+        bool here = !isnan(v[i]);
+        if (here)
+            s->pv[n++] = v[i];
+        if (here != cur) {
+            runs++;
+            runs_bytes += varint_len(run);
+            run = 0;
+            cur = here;
+        }
+        run++;
+    }
+    runs++;
+    runs_bytes += varint_len(run) + varint_len(runs);
+
+    s->pay.len = 0;
+    if (n == 0) {
+        pres = PRES_NONE;
+    } else if (n == n_rows) {
+        pres = PRES_ALL;
+    } else if (runs_bytes < (n_rows + 7) / 8) {
+        pres = PRES_RUNS;
+        if (bb_reserve(&s->pay, runs_bytes) < 0)
+            return -ENOMEM;
+        put_varint(&s->pay, runs);
+        cur = true;
+        run = 0;
+        for (size_t i = 0; i < n_rows; i++) {
+            bool here = !isnan(v[i]);
+            if (here != cur) {
+                put_varint(&s->pay, run);
+                run = 0;
+                cur = here;
+            }
+            run++;
+        }
+        put_varint(&s->pay, run);
+    } else {
+        size_t bmb = (n_rows + 7) / 8;
+        pres = PRES_BITMAP;
+        if (bb_reserve(&s->pay, bmb) < 0)
+            return -ENOMEM;
+        memset(s->pay.buf, 0, bmb);
+        for (size_t i = 0; i < n_rows; i++)
+            if (!isnan(v[i]))
+                s->pay.buf[i / 8] |= (uint8_t)(1u << (i % 8));
+        s->pay.len = bmb;
+    }
+    if (n) {
+        enc = enc_values(s->pv, n, s->k, &s->pay);
+        if (enc < 0)
+            return enc;
+    }
+    if (bb_reserve(out, 5 + 1 + 10) < 0)
+        return -ENOMEM;
+    put_varint(out, col->series_id);
+    put_u8(out, (uint8_t)(enc | pres << 4));
+    put_varint(out, s->pay.len);
+    return append(out, s->pay.buf, s->pay.len);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static int check_args(const int64_t *ts_ms, size_t n_rows, const struct blk_column *cols,
+                      size_t n_cols)
+{
+    uint32_t *ids;
+    int r = 0;
+
+    if (!ts_ms || n_rows < 1 || n_rows > BLK_MAX_ROWS || n_cols > BLK_MAX_COLS || (n_cols && !cols))
+        return -EINVAL;
+    for (size_t i = 1; i < n_rows; i++)
+        if (ts_ms[i] <= ts_ms[i - 1])
+            return -EINVAL;
+    for (size_t i = 0; i < n_cols; i++)
+        if (!cols[i].values || cols[i].decimals < -1 || cols[i].decimals > MAX_D)
+            return -EINVAL;
+    if (n_cols < 2)
+        return 0;
+    ids = malloc(n_cols * sizeof(*ids));
+    if (!ids)
+        return -ENOMEM;
+    for (size_t i = 0; i < n_cols; i++)
+        ids[i] = cols[i].series_id;
+    qsort(ids, n_cols, sizeof(*ids), cmp_u32);
+    for (size_t i = 1; i < n_cols; i++)
+        if (ids[i] == ids[i - 1])
+            r = -EINVAL;
+    free(ids);
+    return r;
+}
+
+int blk_encode(const int64_t *ts_ms, size_t n_rows, const struct blk_column *cols, size_t n_cols,
+               struct bytebuf *out)
+{
+    size_t start;
+    struct scratch s = {0};
+    struct bytebuf ts = {0};
+    uint32_t crc;
+    int r;
+
+    if (!out)
+        return -EINVAL;
+    r = check_args(ts_ms, n_rows, cols, n_cols);
+    if (r < 0)
+        return r;
+    start = out->len;
+    r = -ENOMEM;
+    s.pv = malloc(n_rows * sizeof(*s.pv));
+    s.k = malloc(n_rows * sizeof(*s.k));
+    if (!s.pv || !s.k)
+        goto fail;
+    if (enc_ints(ts_ms, n_rows, &ts) < 0 || bb_reserve(out, 4 + 3 * 10 + 10) < 0)
+        goto fail;
+    out->buf[out->len++] = 'a';
+    out->buf[out->len++] = 'm';
+    out->buf[out->len++] = 'b';
+    out->buf[out->len++] = BLK_VERSION;
+    put_varint(out, n_rows);
+    put_varint(out, n_cols);
+    put_varint(out, zz_enc((uint64_t)ts_ms[0]));
+    put_varint(out, (uint64_t)ts_ms[n_rows - 1] - (uint64_t)ts_ms[0]);
+    put_varint(out, ts.len);
+    if (append(out, ts.buf, ts.len) < 0)
+        goto fail;
+    for (size_t i = 0; i < n_cols; i++) {
+        r = enc_column(&cols[i], n_rows, &s, out);
+        if (r < 0)
+            goto fail;
+    }
+    r = -ENOMEM;
+    if (bb_reserve(out, 4) < 0)
+        goto fail;
+    crc = blk_crc32c(out->buf + start, out->len - start);
+    for (int i = 0; i < 4; i++)
+        out->buf[out->len++] = (uint8_t)(crc >> (8 * i));
+    r = 0;
+fail:
+    if (r < 0)
+        out->len = start;
+    free(s.pv);
+    free(s.k);
+    bytebuf_done(&s.pay);
+    bytebuf_done(&ts);
+    return r;
+}

@@ -1,0 +1,104 @@
+/*
+ * The block format of the time-series store: a block holds consecutive
+ * snapshots as columns, one timestamp column shared by every series and one
+ * value column per series, each cell present or absent (series appear and
+ * disappear between snapshots).
+ *
+ * Encoding, per column, whichever is smallest of what is lossless:
+ *  - timestamps (ms): differences or differences of differences, bit-packed
+ *    in frames of 128 (a regular clock costs a few bytes per block);
+ *  - values that are integers once scaled by 10^d (d = 0..9; counters are
+ *    d = 0, a gauge rounded to 2 decimals is d = 2): the scaled integers as
+ *    raw-minus-minimum, delta or delta-of-delta (zigzag), bit-packed per
+ *    frame of 128 with the frame's own width (a constant frame costs its
+ *    header only);
+ *  - anything else: XOR of consecutive doubles (Gorilla);
+ *  - a column whose present values are all equal: the value once.
+ * Absent cells cost a bitmap or a list of runs, whichever is shorter. The byte
+ * layout is described in codec.c.
+ * Every value decodes to the exact double that was encoded (bit for bit, NaN
+ * apart: NaN is "absent"). A block ends in a CRC-32C of everything before it;
+ * a decoder given a corrupted or truncated block returns -EBADMSG, never reads
+ * outside it, never allocates more than its documented bound.
+ *
+ * All functions are pure (no I/O, no logging) and may be called from any
+ * thread on distinct outputs.
+ */
+#ifndef AM_STORE_CODEC_H
+#define AM_STORE_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLK_MAX_ROWS 65536 /* a block never holds more snapshots */
+#define BLK_MAX_COLS 65536
+
+/* A growable byte buffer (the encoder's output): zero-initialise it; the
+ * owner frees buf with bytebuf_done() (which accepts NULL and may be called
+ * twice). */
+struct bytebuf {
+    uint8_t *buf;
+    size_t len, cap;
+};
+void bytebuf_done(struct bytebuf *b);
+
+/* One column to encode: values[0..n_rows), NaN = absent (any NaN: absent
+ * cells decode as the default NaN). decimals: the precision the values are
+ * known to have, 0..9, or -1 when unknown. Informational: the encoder finds
+ * the fewest decimals that reproduce every value by itself (about one trial a
+ * value), since a scale larger than needed compresses large values worse. */
+struct blk_column {
+    uint32_t series_id;
+    int decimals;
+    const double *values;
+};
+
+/*
+ * Appends one block to out: n_rows (1..BLK_MAX_ROWS) timestamps (ms, strictly
+ * increasing) and n_cols (0..BLK_MAX_COLS) columns (series ids distinct,
+ * decimals -1..9). 0, -EINVAL (bad arguments), -ENOMEM; on failure out->len
+ * is as it was. The caller keeps ownership of its arrays; out grows by
+ * realloc(). Works with O(n_rows) temporary memory.
+ */
+int blk_encode(const int64_t *ts_ms, size_t n_rows, const struct blk_column *cols, size_t n_cols,
+               struct bytebuf *out);
+
+/* What a block holds, from its header (cheap: the checksum and the column
+ * headers are checked, no column is decoded). */
+struct blk_info {
+    size_t n_rows, n_cols;
+    int64_t first_ts, last_ts;
+};
+
+/* 0, or -EBADMSG for a block that is malformed or fails its checksum. */
+int blk_info(const uint8_t *blk, size_t len, struct blk_info *info);
+
+/* Decodes the timestamps into ts[0..info.n_rows). 0 or -EBADMSG (then ts may
+ * have been written, but nothing is written when blk_info() fails). */
+int blk_decode_ts(const uint8_t *blk, size_t len, int64_t *ts);
+
+/*
+ * Decodes the column of series_id into values[0..n_rows) (NaN where absent).
+ * Returns 1 when the block has the series, 0 when it has not (values all NaN),
+ * -EBADMSG when malformed (values may have been written, but nothing is
+ * written when blk_info() fails). Allocates nothing. The checksum covers the
+ * whole block, so this reads the whole block; the other columns are skipped
+ * by their lengths, not decoded.
+ */
+int blk_decode_series(const uint8_t *blk, size_t len, uint32_t series_id, double *values);
+
+/* Calls fn for every column, in block order, with its decoded values
+ * (n_rows entries, NaN where absent; the array belongs to the walk and is
+ * reused between calls). 0, -EBADMSG, -ENOMEM, or fn's own negative return,
+ * which stops the walk; a malformed column stops it at that column (the
+ * columns before it have been delivered). Allocates n_rows doubles (at most
+ * 512 KiB), freed before it returns. */
+int blk_decode_all(const uint8_t *blk, size_t len,
+                   int (*fn)(void *ctx, uint32_t series_id, const double *values, size_t n_rows),
+                   void *ctx);
+
+/* CRC-32C (Castagnoli) of buf, as the block trailer uses it. */
+uint32_t blk_crc32c(const uint8_t *buf, size_t len);
+
+#endif
