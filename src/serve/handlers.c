@@ -211,6 +211,14 @@ static void do_metrics(const struct api_context *ctx, const char *accept, struct
     self.http_rejected_total = ctx->rejected;
     self.http_auth_failures_total = ctx->auth_failures;
     self.http_deadline_closed_total = ctx->deadline_closed;
+    if (ctx->store) {
+        struct store_stats ss;
+        store_get_stats(ctx->store, &ss);
+        self.has_store = true;
+        self.store_appends_total = ss.appends;
+        self.store_append_errors_total = ss.append_errors;
+        self.store_series = ss.series;
+    }
     /* a stuck sampler's last figures are not re-served as if current */
     if (snap && (double)(mono_ns() - self.stats.last_tick_mono_ns) / 1e9 > max_age(ctx->cfg)) {
         snapshot_unref(snap);

@@ -765,6 +765,16 @@ static void put_self(struct writer *w, const struct prom_self *self)
                "Connections closed because a request's headers were not in within "
                "http.request_timeout_sec",
                "", (double)self->http_deadline_closed_total);
+    if (self->has_store) {
+        put_single(w, "arthamon_store_appends_total", "counter",
+                   "Snapshots written to the history database", "",
+                   (double)self->store_appends_total);
+        put_single(w, "arthamon_store_append_errors_total", "counter",
+                   "Snapshots the history database could not take (disk full, I/O errors)", "",
+                   (double)self->store_append_errors_total);
+        put_single(w, "arthamon_store_series", "gauge", "Series known to the history database", "",
+                   (double)self->store_series);
+    }
 }
 
 /* ---- collecting the snapshot's samples, grouped by family ---- */

@@ -66,6 +66,9 @@ struct prom_self {
     uint64_t http_rejected_total;        /* requests answered 4xx */
     uint64_t http_auth_failures_total;   /* requests without valid credentials (401) */
     uint64_t http_deadline_closed_total; /* connections closed for overdue headers */
+    /* the history database, when there is one */
+    bool has_store;
+    uint64_t store_appends_total, store_append_errors_total, store_series;
 };
 
 /* A snapshot with more samples than this is refused (-ENOSPC). */

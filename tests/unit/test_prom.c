@@ -397,6 +397,9 @@ static const char *const self_names[] = {
     "arthamon_http_rejected_total",
     "arthamon_http_auth_failures_total",
     "arthamon_http_deadline_closed_total",
+    "arthamon_store_appends_total",
+    "arthamon_store_append_errors_total",
+    "arthamon_store_series",
 };
 
 /* docs/metrics.md gives every exposed name. */
