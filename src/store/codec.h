@@ -8,10 +8,12 @@
  *  - timestamps (ms): differences or differences of differences, bit-packed
  *    in frames of 128 (a regular clock costs a few bytes per block);
  *  - values that are integers once scaled by 10^d (d = 0..9; counters are
- *    d = 0, a gauge rounded to 2 decimals is d = 2): the scaled integers as
- *    raw-minus-minimum, delta or delta-of-delta (zigzag), bit-packed per
- *    frame of 128 with the frame's own width (a constant frame costs its
- *    header only);
+ *    d = 0, a gauge rounded to 2 decimals is d = 2), divided by their common
+ *    step (4096 for memory in bytes): per frame of 128, the integers, their
+ *    deltas or their deltas of deltas, minus the frame's minimum, bit-packed
+ *    in the frame's own width (a constant frame costs its header only, a
+ *    frame of mostly zeros lists its other values; a straight line, such as
+ *    a steady counter, costs nothing per row; -0.0 is listed apart);
  *  - anything else: XOR of consecutive doubles (Gorilla);
  *  - a column whose present values are all equal: the value once.
  * Absent cells cost a bitmap or a list of runs, whichever is shorter. The byte
@@ -80,7 +82,8 @@ int blk_decode_ts(const uint8_t *blk, size_t len, int64_t *ts);
 
 /*
  * Decodes the column of series_id into values[0..n_rows) (NaN where absent).
- * Returns 1 when the block has the series, 0 when it has not (values all NaN),
+ * Returns 1 when the block has the series (the first column of that id), 0
+ * when it has not (values all NaN),
  * -EBADMSG when malformed (values may have been written, but nothing is
  * written when blk_info() fails). Allocates nothing. The checksum covers the
  * whole block, so this reads the whole block; the other columns are skipped

@@ -124,10 +124,7 @@ static size_t column_cost(const int64_t *ts, size_t n_rows, const double *values
 {
     struct blk_column col = {.series_id = 7, .decimals = decimals, .values = values};
 
-    size_t c_ = roundtrip(ts, n_rows, &col, 1) - roundtrip(ts, n_rows, NULL, 0);
-    if (getenv("COST"))
-        print_message("cost %zu rows %zu\n", c_, n_rows);
-    return c_;
+    return roundtrip(ts, n_rows, &col, 1) - roundtrip(ts, n_rows, NULL, 0);
 }
 
 /* ---- round trips ---- */
@@ -278,6 +275,25 @@ static void negative_zero(void **state)
     free(v);
 }
 
+/* Which rows of n a pattern of absence keeps. */
+static bool present(int pattern, size_t i, size_t n)
+{
+    /* every other, runs of 100, 10% absent, the first absent, the last
+     * absent, one present, none, present in one stretch, at random */
+    const bool keep[] = {i % 2,     (i / 100) % 2, rnd() % 10 != 0, i > 0,
+                         i < n - 1, i == 300,      false,           i >= 128 && i < 640};
+
+    return pattern < (int)(sizeof(keep) / sizeof(keep[0])) ? keep[pattern] : rnd() % 2;
+}
+
+/* Row i of a column of one kind: constant, scaled decimals, XOR, a line. */
+static double cell(int kind, size_t i)
+{
+    const double v[] = {42.5, round_dec(urand() * 100, 2), urand(), (double)(i * 100)};
+
+    return v[kind % 4];
+}
+
 static void absent_cells(void **state)
 {
     enum { N = 777, PATTERNS = 9, KINDS = 4 };
@@ -290,51 +306,8 @@ static void absent_cells(void **state)
         for (int k = 0; k < KINDS; k++) {
             double *c = v + ((size_t)p * KINDS + (size_t)k) * N;
             for (size_t i = 0; i < N; i++) {
-                bool here;
-                switch (p) {
-                case 0:
-                    here = i % 2;
-                    break; /* every other */
-                case 1:
-                    here = (i / 100) % 2;
-                    break; /* runs */
-                case 2:
-                    here = rnd() % 10 != 0;
-                    break; /* 10% absent */
-                case 3:
-                    here = i > 0;
-                    break; /* first absent */
-                case 4:
-                    here = i < N - 1;
-                    break; /* last absent */
-                case 5:
-                    here = i == 300;
-                    break; /* one present */
-                case 6:
-                    here = false;
-                    break; /* none */
-                case 7:
-                    here = i >= 128 && i < 640;
-                    break; /* appears, goes */
-                default:
-                    here = rnd() % 2;
-                    break; /* random */
-                }
-                switch (k) {
-                case 0:
-                    c[i] = 42.5;
-                    break; /* constant */
-                case 1:
-                    c[i] = round_dec(urand() * 100, 2);
-                    break; /* scaled */
-                case 2:
-                    c[i] = urand();
-                    break; /* XOR */
-                default:
-                    c[i] = (double)(i * 100);
-                    break; /* a line */
-                }
-                if (!here)
+                c[i] = cell(k, i);
+                if (!present(p, i, N))
                     c[i] = NAN;
             }
             cols[p * KINDS + k] = (struct blk_column){(uint32_t)(p * KINDS + k) * 1000 + 1, -1, c};
