@@ -10,12 +10,19 @@
 #      then latency p50/p99 and server CPU per scrape over SCRAPES (default 1000)
 #      sequential scrapes of the daemon's /metrics and of prometheus-node-exporter's;
 #      target: node_exporter's CPU per scrape >= 30x arthamon's.
+#   4. bench/store.sh: the history store (BUILD_DIR/bench/bench_store): bytes per sample
+#      of the store on this host's snapshots (STORE_SECONDS, default 150, under a stress-ng
+#      load) and of its block codec on the tsdb-mix data sets, beside Prometheus's TSDB
+#      on the same samples; CPU time per append; block decode speed; a 30-day query.
+#      Targets: <= half of Prometheus's bytes per sample and <= 1.0 on the host's,
+#      <= 20 us per append of ~300 series, >= 100 M samples/s decoded, <= 20 ms a query.
 # All run from the repository root and print their own results; each says whether its
 # target is met. Exits 1 when a benchmark could not run (missing build), 0 otherwise.
 #
 # Environment: BUILD_DIR (default build), TICKS, those of bench/overhead.sh
 # (DURATION, WARMUP, INTERVALS, P2P_PORTS, NODE_PID, NODE_NAME, COLLECTD_WRITE, KEEP_TMP)
-# and of bench/scrape.sh (SCRAPES, RENDERS, NODE_EXPORTER, NODE_EXPORTER_ARGS).
+# of bench/scrape.sh (SCRAPES, RENDERS, NODE_EXPORTER, NODE_EXPORTER_ARGS) and of
+# bench/store.sh (STORE_SECONDS, STORE_INTERVAL_MS, STRESS_STEP, TSDB_MIX, PROMTOOL).
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -39,4 +46,8 @@ bench/overhead.sh || status=1
 echo
 echo "== bench/scrape: /metrics render time, then ${SCRAPES:-1000} scrapes beside node_exporter"
 bench/scrape.sh || status=1
+
+echo
+echo "== bench/store: the history store beside Prometheus's TSDB, ${STORE_SECONDS:-150} s of snapshots under load"
+bench/store.sh || status=1
 exit "$status"

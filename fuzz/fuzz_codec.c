@@ -110,6 +110,18 @@ static void decode(const uint8_t *blk, size_t len)
             CHECK(r == 0 || r == 1 || r == -EBADMSG);
         }
     }
+    /* the one-pass reader agrees with the single reads, and never writes past cap */
+    if (s.n > 0 && info.n_rows * info.n_cols <= MAX_DECODED) {
+        uint32_t id0 = s.ids[0];
+        double *mv[1] = {v};
+        long m = blk_decode_multi(blk, len, info.n_rows, ts, &id0, 1, mv);
+        CHECK(m == (long)info.n_rows || m == -EBADMSG);
+        if (m > 0)
+            for (size_t i = 0; i < info.n_rows; i++)
+                CHECK(same(v[i], s.vals[0][i]));
+        if (info.n_rows > 1)
+            CHECK(blk_decode_multi(blk, len, info.n_rows - 1, ts, &id0, 1, mv) == -EBADMSG);
+    }
     /* an id no encoder would pair with these others: absent, all NaN */
     r = blk_decode_series(blk, len, 0xfffffff0u, v);
     CHECK(r == 0 || r == 1 || r == -EBADMSG);

@@ -12,7 +12,7 @@ pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev libmic
 # the real peers of the HTTP side: Prometheus (and promtool), a strict
 # OpenMetrics parser, curl and openssl (TLS), wrk (load)
 pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk sqlite3"
-pkgs_bench="sysstat collectd-core valgrind prometheus-node-exporter curl"
+pkgs_bench="sysstat collectd-core valgrind prometheus-node-exporter curl stress-ng prometheus sqlite3"
 pkgs_fuzz="clang"
 
 want=""

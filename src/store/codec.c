@@ -1015,6 +1015,36 @@ int blk_decode_series(const uint8_t *blk, size_t len, uint32_t series_id, double
     return 1;
 }
 
+long blk_decode_multi(const uint8_t *blk, size_t len, size_t cap, int64_t *ts, const uint32_t *ids,
+                      size_t n, double *const *values)
+{
+    struct hdr h;
+    const uint8_t *p;
+    struct col c;
+    bool done[16] = {false};
+
+    if (n > 16 || parse_header(blk, len, &h) < 0 || h.n_rows > cap || walk_cols(&h) < 0 ||
+        decode_ts(&h, ts) < 0)
+        return -EBADMSG;
+    p = h.cols;
+    for (size_t i = 0; i < h.n_cols; i++) {
+        if (next_col(&p, h.cols_end, &c) < 0)
+            return -EBADMSG;
+        for (size_t j = 0; j < n; j++) {
+            if (done[j] || c.id != ids[j])
+                continue;
+            if (decode_col(&c, h.n_rows, blk + len, values[j]) < 0)
+                return -EBADMSG;
+            done[j] = true;
+        }
+    }
+    for (size_t j = 0; j < n; j++)
+        if (!done[j])
+            for (size_t i = 0; i < h.n_rows; i++)
+                values[j][i] = NAN;
+    return (long)h.n_rows;
+}
+
 int blk_decode_all(const uint8_t *blk, size_t len,
                    int (*fn)(void *ctx, uint32_t series_id, const double *values, size_t n_rows),
                    void *ctx)

@@ -91,6 +91,16 @@ int blk_decode_ts(const uint8_t *blk, size_t len, int64_t *ts);
  */
 int blk_decode_series(const uint8_t *blk, size_t len, uint32_t series_id, double *values);
 
+/*
+ * The timestamps and up to 16 series at once, with one checksum pass and one
+ * walk over the columns (what a query of a series' tier aggregates needs): ts
+ * gets the block's rows, values[i] the column of ids[i] (NaN where absent or
+ * when the block lacks it); the arrays hold cap entries. Returns the number of
+ * rows, or -EBADMSG (also for a block of more than cap rows).
+ */
+long blk_decode_multi(const uint8_t *blk, size_t len, size_t cap, int64_t *ts, const uint32_t *ids,
+                      size_t n, double *const *values);
+
 /* Calls fn for every column, in block order, with its decoded values
  * (n_rows entries, NaN where absent; the array belongs to the walk and is
  * reused between calls). 0, -EBADMSG, -ENOMEM, or fn's own negative return,

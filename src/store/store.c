@@ -323,7 +323,7 @@ int store_open(struct store **ret, const char *path, const struct store_options 
                 goto fail;
             }
         }
-        if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO ticks (ts, row) VALUES (?, ?)", -1,
+        if (sqlite3_prepare_v2(st->db, "INSERT INTO ticks (ts, row) VALUES (?, ?)", -1,
                                &st->ins_tick, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(st->db, "INSERT INTO series (id, key) VALUES (?, ?)", -1,
                                &st->ins_series, NULL) != SQLITE_OK) {
@@ -498,11 +498,18 @@ int store_append(struct store *st, const struct snapshot *snap)
     if (st->err == 0)
         snapshot_flatten(snap, append_one, &c);
     if (st->err == 0) {
-        sqlite3_bind_int64(st->ins_tick, 1, (sqlite3_int64)snap->timestamp_ms);
-        sqlite3_bind_blob(st->ins_tick, 2, st->row, (int)st->row_len, SQLITE_STATIC);
-        rc = sqlite3_step(st->ins_tick);
-        sqlite3_reset(st->ins_tick);
-        sqlite3_clear_bindings(st->ins_tick);
+        /* two snapshots stamped the same millisecond (a stalled or stepped
+         * clock): the later one is kept a millisecond on, not dropped */
+        int64_t ts = (int64_t)snap->timestamp_ms;
+        for (int tries = 0; tries < 1000; tries++, ts++) {
+            sqlite3_bind_int64(st->ins_tick, 1, ts);
+            sqlite3_bind_blob(st->ins_tick, 2, st->row, (int)st->row_len, SQLITE_STATIC);
+            rc = sqlite3_step(st->ins_tick);
+            sqlite3_reset(st->ins_tick);
+            sqlite3_clear_bindings(st->ins_tick);
+            if ((rc & 0xff) != SQLITE_CONSTRAINT)
+                break;
+        }
         if (rc != SQLITE_DONE)
             st->err = sql_errno(rc);
     }
@@ -710,6 +717,64 @@ static int rollup(const struct matrix *m, bool agg_in, int64_t start, int64_t wi
     return 0;
 }
 
+static int block_matrix(const uint8_t *data, size_t len, struct matrix *m);
+
+/* a and b (each in time order) into out, in time order; on equal times a's row wins. */
+static int matrix_merge(const struct matrix *a, const struct matrix *b, struct matrix *out)
+{
+    size_t i = 0, j = 0;
+
+    if (matrix_init(out, a->rows + b->rows) < 0)
+        return -ENOMEM;
+    while (i < a->rows || j < b->rows) {
+        const struct matrix *src;
+        size_t row;
+        if (j >= b->rows || (i < a->rows && a->ts[i] <= b->ts[j])) {
+            src = a, row = i++;
+            if (j < b->rows && b->ts[j] == a->ts[row])
+                j++; /* the same time twice: the row already compacted stays */
+        } else {
+            src = b, row = j++;
+        }
+        out->ts[out->rows] = src->ts[row];
+        for (size_t c = 0; c < src->cols; c++) {
+            double *col = matrix_col(out, src->ids[c]);
+            if (!col)
+                return -ENOMEM;
+            col[out->rows] = src->v[c * src->max_rows + row];
+        }
+        out->rows++;
+    }
+    return 0;
+}
+
+/* Adds to m the rows of the raw block already stored for this hour (ticks that
+ * arrive for an hour compacted before, after the clock stepped back). */
+static int merge_existing(struct store *st, int64_t hour, struct matrix *m)
+{
+    sqlite3_stmt *s;
+    struct matrix old, merged;
+    int r = 0;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT data FROM blocks WHERE tier = 0 AND start_ts = ?", -1,
+                           &s, NULL) != SQLITE_OK)
+        return -EIO;
+    sqlite3_bind_int64(s, 1, hour);
+    if (sqlite3_step(s) == SQLITE_ROW &&
+        block_matrix(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &old) == 0) {
+        r = matrix_merge(&old, m, &merged);
+        matrix_done(&old);
+        if (r == 0) {
+            matrix_done(m);
+            *m = merged;
+        } else {
+            matrix_done(&merged);
+        }
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
 /* Compacts the ticks of [hour, hour + 1 h) into a raw block and a minute block. */
 static int compact_hour(struct store *st, int64_t hour)
 {
@@ -759,6 +824,10 @@ static int compact_hour(struct store *st, int64_t hour)
     }
     sqlite3_finalize(s);
     r = m.err;
+    if (r == 0 && m.rows > 0)
+        r = merge_existing(st, hour, &m);
+    if (r == 0 && m.rows > BLK_MAX_ROWS)
+        m.rows = BLK_MAX_ROWS; /* (only after a pathological clock) */
     if (r == 0 && m.rows > 0)
         r = encode_matrix(&m, &b);
     if (r == 0 && m.rows > 0)
@@ -1159,10 +1228,11 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
     *covered = from;
     if (to < from)
         return 0;
-    rc = sqlite3_prepare_v2(st->db,
-                            "SELECT data, start_ts FROM blocks WHERE tier = ? AND end_ts >= ? AND "
-                            "start_ts <= ? ORDER BY start_ts",
-                            -1, &s, NULL);
+    rc =
+        sqlite3_prepare_v2(st->db,
+                           "SELECT data, start_ts, rows FROM blocks WHERE tier = ? AND end_ts >= ? "
+                           "AND start_ts <= ? ORDER BY start_ts",
+                           -1, &s, NULL);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_int(s, 1, tier);
@@ -1171,12 +1241,14 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
     while (sqlite3_step(s) == SQLITE_ROW) {
         const uint8_t *data = sqlite3_column_blob(s, 0);
         size_t len = (size_t)sqlite3_column_bytes(s, 0), n;
-        struct blk_info info;
         int64_t *ts;
         double *v[4];
         bool ok = true;
 
-        if (blk_info(data, len, &info) < 0)
+        /* the row count recorded beside the block sizes the arrays; the decoder
+         * refuses a block that holds more (a damaged table cannot overflow them) */
+        n = (size_t)sqlite3_column_int64(s, 2);
+        if (n == 0 || n > BLK_MAX_ROWS)
             continue;
         {
             int64_t start = sqlite3_column_int64(s, 1);
@@ -1184,22 +1256,21 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
             if (end > *covered)
                 *covered = end;
         }
-        n = info.n_rows;
         ts = malloc(n * sizeof(*ts));
         for (int k = 0; k < 4; k++)
             v[k] = malloc(n * sizeof(double));
-        if (!ts || !v[0] || !v[1] || !v[2] || !v[3] || blk_decode_ts(data, len, ts) < 0)
+        if (!ts || !v[0] || !v[1] || !v[2] || !v[3])
             ok = false;
         if (ok && tier == 0) {
-            ok = blk_decode_series(data, len, id, v[0]) >= 0;
+            ok = blk_decode_multi(data, len, n, ts, &id, 1, v) == (long)n;
             for (size_t r = 0; ok && r < n; r++)
                 if (ts[r] >= from && ts[r] <= to && !isnan(v[0][r])) {
                     bucket_add(bk, ts[r], v[0][r], v[0][r], v[0][r], 1);
                     seen++;
                 }
         } else if (ok) {
-            for (uint32_t k = 0; k < 4 && ok; k++)
-                ok = blk_decode_series(data, len, id * 4 + k, v[k]) >= 0;
+            uint32_t ids[4] = {id * 4, id * 4 + 1, id * 4 + 2, id * 4 + 3};
+            ok = blk_decode_multi(data, len, n, ts, ids, 4, v) == (long)n;
             for (size_t r = 0; ok && r < n; r++)
                 if (ts[r] >= from && ts[r] <= to && !isnan(v[0][r])) {
                     bucket_add(bk, ts[r], v[0][r], v[1][r], v[2][r], v[3][r]);

@@ -436,6 +436,23 @@ static void series_lookup(void **state)
     assert_int_equal(blk_decode_series(out.buf, out.len, 11, got), 0);
     for (size_t i = 0; i < N; i++)
         assert_true(isnan(got[i]));
+    /* several series and the timestamps in one pass, as the single reads give them */
+    {
+        int64_t ts2[N];
+        double m0[N], m1[N], m2[N];
+        double *mv[3] = {m0, m1, m2};
+        uint32_t ids[3] = {UINT32_MAX, 11, 0};
+        assert_int_equal(blk_decode_multi(out.buf, out.len, N, ts2, ids, 3, mv), N);
+        assert_memory_equal(ts2, ts, sizeof(ts2));
+        assert_true(same_bits(m0[2], -0.25) && isnan(m0[3]));
+        for (size_t i = 0; i < N; i++)
+            assert_true(isnan(m1[i]) && m2[i] == (double)i);
+        /* arrays shorter than the block: refused, not overrun */
+        assert_int_equal(blk_decode_multi(out.buf, out.len, N - 1, ts2, ids, 3, mv), -EBADMSG);
+        out.buf[out.len / 2] ^= 1;
+        assert_int_equal(blk_decode_multi(out.buf, out.len, N, ts2, ids, 3, mv), -EBADMSG);
+        out.buf[out.len / 2] ^= 1;
+    }
     assert_int_equal(blk_info(out.buf, out.len, &info), 0);
     assert_int_equal(info.n_rows, N);
     assert_int_equal(info.n_cols, 3);

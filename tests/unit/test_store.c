@@ -237,6 +237,39 @@ static void raw_cut_is_exact(void **state)
     (void)c;
 }
 
+/* The clock steps back into an hour already compacted: its snapshots join the
+ * hour's block instead of replacing it (one stamped exactly like a compacted
+ * one gives way to it); two new snapshots of the same millisecond are both
+ * kept, the second a millisecond on. */
+static void clock_steps_back(void **state)
+{
+    struct store *st = open_ok(30, 90, 730);
+    int64_t t0 = 1700006400000LL - 1700006400000LL % DAY;
+    struct collect c;
+    int tier;
+
+    (void)state;
+    for (int64_t t = t0; t < t0 + 3600000; t += STEP)
+        append_at(st, t);
+    assert_int_equal(store_maintain(st, t0 + 3600000 + 1), 0);
+    append_at(st, t0 + 1234); /* inside the compacted hour */
+    append_at(st, t0 + 2345);
+    append_at(st, t0 + 10 * STEP);   /* a time already compacted: that one stays */
+    append_at(st, t0 + 3600000 + 7); /* the next hour, twice at the same ms */
+    append_at(st, t0 + 3600000 + 7);
+    assert_int_equal(store_maintain(st, t0 + 2 * 3600000 + 1), 0);
+    assert_int_equal(query(st, "cpu.usage_percent", t0, t0 + 3600000 - 1, 0, AGG_COUNT, &tier, &c),
+                     720 + 2);
+    assert_int_equal(
+        query(st, "cpu.usage_percent", t0, t0 + 3600000 - 1, 60000, AGG_COUNT, &tier, &c), 60);
+    assert_true(c.sum == 722);
+    /* two samples a millisecond apart (step 0 over two hours averages 37 ms steps) */
+    assert_true(
+        query(st, "cpu.usage_percent", t0 + 3600000, t0 + 7200000, 0, AGG_COUNT, &tier, &c) >= 1);
+    assert_true(c.sum == 2);
+    store_close(st);
+}
+
 static void write_file(const char *data, size_t len)
 {
     FILE *f = fopen(path, "w");
@@ -300,6 +333,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(append_compact_query, setup, teardown),
         cmocka_unit_test_setup_teardown(raw_cut_is_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(clock_steps_back, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_what_is_not_ours, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_with_injected_clock, setup, teardown),
     };
