@@ -48,6 +48,23 @@ const struct route *route_find(const char *path)
     return NULL;
 }
 
+/* from= and to= (epoch seconds, both optional, from not after to). */
+static int parse_range(struct httpq *q, struct api_params *p)
+{
+    int a = httpq_get_double(q, "from", 0, 1e11, &p->from);
+    int b = a < 0 ? -EINVAL : httpq_get_double(q, "to", 0, 1e11, &p->to);
+
+    if (a < 0 || b < 0)
+        return -EINVAL;
+    p->has_from = a == 1;
+    p->has_to = b == 1;
+    if (p->has_from && p->has_to && p->from > p->to) {
+        snprintf(q->error, sizeof(q->error), "from must not be later than to");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
                      struct api_params *p)
 {
@@ -71,20 +88,8 @@ int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
         p->limit = DEFAULT_PAGE < max_page ? DEFAULT_PAGE : max_page;
         if (httpq_get_u64(q, "limit", 1, max_page, &p->limit) < 0)
             return -EINVAL;
-        p->from = 0;
-        p->to = 0;
-        {
-            int a = httpq_get_double(q, "from", 0, 1e11, &p->from);
-            int b = a < 0 ? -EINVAL : httpq_get_double(q, "to", 0, 1e11, &p->to);
-            if (a < 0 || b < 0)
-                return -EINVAL;
-            p->has_from = a == 1;
-            p->has_to = b == 1;
-        }
-        if (p->has_from && p->has_to && p->from > p->to) {
-            snprintf(q->error, sizeof(q->error), "from must not be later than to");
+        if (parse_range(q, p) < 0)
             return -EINVAL;
-        }
         break;
     case ROUTE_ANOMALIES:
         p->limit = DEFAULT_ANOMALIES;
@@ -97,7 +102,6 @@ int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
         break;
     case ROUTE_QUERY: {
         const char *agg = httpq_get(q, "agg");
-        int a, b;
         p->series = httpq_get(q, "series");
         if (!p->series || !*p->series || strlen(p->series) > 512) {
             snprintf(q->error, sizeof(q->error), "series: required, e.g. cpu.usage_percent");
@@ -108,18 +112,8 @@ int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
             snprintf(q->error, sizeof(q->error), "agg: expected avg, min, max, sum, count or last");
             return -EINVAL;
         }
-        if (httpq_get_double(q, "step", 0, 1e8, &p->step) < 0)
+        if (httpq_get_double(q, "step", 0, 1e8, &p->step) < 0 || parse_range(q, p) < 0)
             return -EINVAL;
-        a = httpq_get_double(q, "from", 0, 1e11, &p->from);
-        b = a < 0 ? -EINVAL : httpq_get_double(q, "to", 0, 1e11, &p->to);
-        if (a < 0 || b < 0)
-            return -EINVAL;
-        p->has_from = a == 1;
-        p->has_to = b == 1;
-        if (p->has_from && p->has_to && p->from > p->to) {
-            snprintf(q->error, sizeof(q->error), "from must not be later than to");
-            return -EINVAL;
-        }
         break;
     }
     default:
