@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "arthamon/arthamon.h"
+#include "bench_config.h"
 #include "common/parse.h"
 #include "core/log.h"
 #include "core/monitor.h"
@@ -98,13 +99,12 @@ int main(int argc, char **argv)
     const char *path = NULL;
     uint64_t renders = 10000;
     struct config cfg;
-    struct strbuf errs;
     struct monitor *m;
     struct monitor_stats st;
     struct prom_self self = {0};
     struct snapshot *snap = NULL;
     struct timespec ts = {0, 50000000};
-    int r, rc = 0;
+    int rc = 0;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-c") && i + 1 < argc)
@@ -117,15 +117,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    config_defaults(&cfg);
-    strbuf_init(&errs, 1 << 16);
-    r = path ? config_load_file(&cfg, path, &errs)
-             : config_load_buffer(&cfg, "<bench>", default_yaml, sizeof(default_yaml) - 1, &errs);
-    if (r < 0 || config_resolve(&cfg, false, &errs) < 0) {
-        fputs(errs.buf ? errs.buf : "config error\n", stderr);
+    if (bench_load_config(&cfg, path, default_yaml) < 0)
         return 1;
-    }
-    strbuf_done(&errs);
     log_set_level(LOG_ERROR);
 
     m = monitor_new(&cfg);

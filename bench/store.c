@@ -70,6 +70,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_config.h"
 #include "common/parse.h"
 #include "core/log.h"
 #include "core/sampler.h"
@@ -260,20 +261,7 @@ static void strmap_done(struct strmap *m)
 
 static int load_config(struct config *cfg, const char *path)
 {
-    struct strbuf errs;
-    int r;
-
-    config_defaults(cfg);
-    strbuf_init(&errs, 1 << 16);
-    r = path ? config_load_file(cfg, path, &errs)
-             : config_load_buffer(cfg, "<bench>", default_yaml, sizeof(default_yaml) - 1, &errs);
-    if (r < 0 || config_resolve(cfg, false, &errs) < 0) {
-        fputs(errs.buf ? errs.buf : "config error\n", stderr);
-        strbuf_done(&errs);
-        return -1;
-    }
-    strbuf_done(&errs);
-    return 0;
+    return bench_load_config(cfg, path, default_yaml);
 }
 
 /* ---- record ---- */

@@ -32,6 +32,7 @@
 #include "collect/p2p.h"
 #include "collect/sockdiag.h"
 #include "common/procfile.h"
+#include "bench_config.h"
 #include "common/parse.h"
 #include "core/sampler.h"
 
@@ -170,11 +171,9 @@ int main(int argc, char **argv)
     const char *path = NULL;
     uint64_t nticks = 10000;
     struct config cfg;
-    struct strbuf errs;
     struct sampler s;
     struct floor fl;
     double t_tick = 0, t_floor = 0, c0;
-    int r;
     const unsigned blocks = 10;
 
     for (int i = 1; i < argc; i++) {
@@ -188,15 +187,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    config_defaults(&cfg);
-    strbuf_init(&errs, 1 << 16);
-    r = path ? config_load_file(&cfg, path, &errs)
-             : config_load_buffer(&cfg, "<bench>", default_yaml, sizeof(default_yaml) - 1, &errs);
-    if (r < 0 || config_resolve(&cfg, false, &errs) < 0) {
-        fputs(errs.buf ? errs.buf : "config error\n", stderr);
+    if (bench_load_config(&cfg, path, default_yaml) < 0)
         return 1;
-    }
-    strbuf_done(&errs);
     log_set_level(LOG_ERROR);
 
     if (sampler_init(&s, &cfg) < 0)
