@@ -58,6 +58,7 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 ARTHAMON=${ARTHAMON:-$BUILD_DIR/arthamon}
@@ -102,34 +103,7 @@ HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/arthamon-overhead.XXXXXX") || exit 1
 PIDS=() # everything started here, killed by pid on exit
 
-# PID exists and is not a zombie (kill -0 succeeds on a zombie until it is reaped)
-alive() {
-    local s
-    { s=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
-    s=${s##*) }
-    [ "${s%% *}" != Z ]
-}
 
-# TERM, up to 2 s to go, then KILL; reaps them and takes them off PIDS
-stop_pids() {
-    local p q i live keep=()
-    for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-    for i in {1..20}; do
-        live=0
-        for p in "$@"; do alive "$p" && live=1; done
-        [ "$live" = 0 ] && break
-        sleep 0.1
-    done
-    for p in "$@"; do
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    for q in "${PIDS[@]}"; do
-        for p in "$@"; do [ "$p" = "$q" ] && continue 2; done
-        keep+=("$q")
-    done
-    PIDS=("${keep[@]}")
-}
 
 # sleep that a trapped SIGTERM/SIGINT interrupts at once (bash runs traps only
 # between foreground commands, but during `wait`)

@@ -47,6 +47,7 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 ARTHAMON=${ARTHAMON:-$BUILD_DIR/arthamon}
@@ -75,25 +76,6 @@ NE_BIN=$(command -v "$NODE_EXPORTER" 2>/dev/null)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/arthamon-scrape.XXXXXX") || exit 1
 PIDS=() # everything started here, stopped by pid on exit
 
-stop_pids() {
-    local p _ live keep=() q
-    for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-    for _ in {1..20}; do
-        live=0
-        for p in "$@"; do kill -0 "$p" 2>/dev/null && live=1; done
-        [ "$live" = 0 ] && break
-        sleep 0.1
-    done
-    for p in "$@"; do
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    for q in "${PIDS[@]}"; do
-        for p in "$@"; do [ "$p" = "$q" ] && continue 2; done
-        keep+=("$q")
-    done
-    PIDS=("${keep[@]}")
-}
 
 # shellcheck disable=SC2317 # run by the traps
 cleanup() {

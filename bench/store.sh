@@ -32,6 +32,7 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 BENCH=$BUILD_DIR/bench/bench_store
@@ -69,21 +70,6 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/arthamon-store.XXXXXX") || exit 1
 BG_PID="" CYCLE_PID="" # the subshells started here, stopped by pid on exit (with their steps)
 
-# stop PID...: TERM, up to 5 s, then KILL; each is waited for when it is our child
-stop_pids() {
-    local p _ live
-    for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-    for _ in {1..50}; do
-        live=0
-        for p in "$@"; do kill -0 "$p" 2>/dev/null && live=1; done
-        [ "$live" = 0 ] && break
-        sleep 0.1
-    done
-    for p in "$@"; do
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-}
 
 # step NAME CMD...: runs CMD as a child whose pid is in $TMP/NAME.pid while it runs (so
 # that a trap can stop it, and the wait is interruptible); its exit status
@@ -102,9 +88,9 @@ step() {
 # stop_group PID NAME: a subshell, then the child it runs as a step NAME
 stop_group() {
     local p
-    [ -n "$1" ] && stop_pids "$1"
+    [ -n "$1" ] && stop_pids -t 50 "$1"
     p=$(cat "$TMP/$2.pid" 2>/dev/null)
-    [ -n "$p" ] && stop_pids "$p"
+    [ -n "$p" ] && stop_pids -t 50 "$p"
     rm -f "$TMP/$2.pid"
 }
 

@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# Shared by the benchmark scripts (sourced, not run).
+
+# alive PID: it exists and is not a zombie (kill -0 succeeds on a zombie until it is reaped)
+alive() {
+    local s
+    { s=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+    s=${s##*) }
+    [ "${s%% *}" != Z ]
+}
+
+# stop_pids [-t TENTHS] PID...: TERM, up to TENTHS tenths of a second to go (default 20), then
+# KILL; reaps those that are our children, and takes them off the PIDS array when there is one.
+stop_pids() {
+    local p q live tenths=20 keep=()
+    if [ "${1:-}" = -t ]; then
+        tenths=$2
+        shift 2
+    fi
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+    for ((q = 0; q < tenths; q++)); do
+        live=0
+        for p in "$@"; do alive "$p" && live=1; done
+        [ "$live" = 0 ] && break
+        sleep 0.1
+    done
+    for p in "$@"; do
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    declare -p PIDS >/dev/null 2>&1 || return 0
+    for q in "${PIDS[@]}"; do
+        for p in "$@"; do [ "$p" = "$q" ] && continue 2; done
+        keep+=("$q")
+    done
+    PIDS=("${keep[@]}")
+}
