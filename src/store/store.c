@@ -121,6 +121,12 @@ static void reg_done(struct registry *r)
 
 /* ---- the store ---- */
 
+/* The counters are read by /metrics without the store's lock, which
+ * compaction may hold for a while: single words, stored and loaded atomically. */
+#define STAT_SET(st, f, v) __atomic_store_n(&(st)->stats.f, (uint64_t)(v), __ATOMIC_RELAXED)
+#define STAT_ADD(st, f, v) __atomic_fetch_add(&(st)->stats.f, (uint64_t)(v), __ATOMIC_RELAXED)
+#define STAT_GET(st, f)    __atomic_load_n(&(st)->stats.f, __ATOMIC_RELAXED)
+
 struct store {
     sqlite3 *db;
     char *path;
@@ -263,7 +269,7 @@ static int load_registry(struct store *st)
             st->next_id = id + 1;
     }
     sqlite3_finalize(s);
-    st->stats.series = st->reg.n;
+    STAT_SET(st, series, st->reg.n);
     return r;
 }
 
@@ -341,7 +347,7 @@ int store_open(struct store **ret, const char *path, const struct store_options 
         r = -EIO;
         goto fail;
     }
-    st->stats.ticks_rows = (uint64_t)query_int(st->db, "SELECT count(*) FROM ticks", 0);
+    STAT_SET(st, ticks_rows, (uint64_t)query_int(st->db, "SELECT count(*) FROM ticks", 0));
     *ret = st;
     return 0;
 fail:
@@ -441,7 +447,7 @@ static uint32_t series_id(struct store *st, const char *key, size_t pos)
             return 0;
         }
         st->next_id++;
-        st->stats.series = r->n;
+        STAT_SET(st, series, r->n);
         e = reg_get(r, key);
     }
     /* remember the order for the next tick (the key pointer is the registry's) */
@@ -523,12 +529,12 @@ int store_append(struct store *st, const struct snapshot *snap)
         reg_done(&st->reg);
         st->next_id = 1;
         load_registry(st);
-        st->stats.append_errors++;
+        STAT_ADD(st, append_errors, 1);
         pthread_mutex_unlock(&st->lock);
         return err;
     }
-    st->stats.appends++;
-    st->stats.ticks_rows++;
+    STAT_ADD(st, appends, 1);
+    STAT_ADD(st, ticks_rows, 1);
     pthread_mutex_unlock(&st->lock);
     return 0;
 }
@@ -851,7 +857,7 @@ static int compact_hour(struct store *st, int64_t hour)
         r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
     }
     if (r == 0)
-        st->stats.blocks[0]++, st->stats.blocks[1] += mm.rows > 0;
+        STAT_ADD(st, blocks[0], 1), STAT_ADD(st, blocks[1], mm.rows > 0);
     matrix_done(&m);
     matrix_done(&mm);
     bytebuf_done(&b);
@@ -941,7 +947,7 @@ static int compact_day(struct store *st, int64_t day)
         if (r == 0)
             r = insert_block(st, 2, day, hm.ts[hm.rows - 1], hm.rows, &b);
         if (r == 0)
-            st->stats.blocks[2]++;
+            STAT_ADD(st, blocks[2], 1);
     }
     matrix_done(&all);
     matrix_done(&hm);
@@ -1069,7 +1075,7 @@ int store_maintain(struct store *st, int64_t now_ms)
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             goto out;
         }
-        st->stats.ticks_rows = (uint64_t)query_int(st->db, "SELECT count(*) FROM ticks", 0);
+        STAT_SET(st, ticks_rows, (uint64_t)query_int(st->db, "SELECT count(*) FROM ticks", 0));
     }
     /* every finished day with minute blocks and no hour block */
     for (;;) {
@@ -1617,7 +1623,10 @@ int store_checkpoint(struct store *st)
 
 void store_get_stats(struct store *st, struct store_stats *ret)
 {
-    pthread_mutex_lock(&st->lock);
-    *ret = st->stats;
-    pthread_mutex_unlock(&st->lock);
+    ret->appends = STAT_GET(st, appends);
+    ret->append_errors = STAT_GET(st, append_errors);
+    ret->ticks_rows = STAT_GET(st, ticks_rows);
+    for (int t = 0; t < 3; t++)
+        ret->blocks[t] = STAT_GET(st, blocks[t]);
+    ret->series = STAT_GET(st, series);
 }

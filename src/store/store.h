@@ -95,7 +95,7 @@ long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limi
  * backup or a size measurement wants first). 0 or -errno. */
 int store_checkpoint(struct store *st);
 
-/* Counters for the self-metrics and tests. */
+/* Counters for the self-metrics and tests (read without waiting for the store). */
 struct store_stats {
     uint64_t appends, append_errors;
     uint64_t ticks_rows, blocks[3];
