@@ -14,6 +14,9 @@ fail() {
     exit 1
 }
 
+# ok MESSAGE: a check that passed, with its figures
+ok() { echo "ok: $*"; }
+
 PY=/usr/bin/python3
 
 # need_arthamon: the binary under test (ctest sets ARTHAMON_BIN) must be there.

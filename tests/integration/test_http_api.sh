@@ -15,7 +15,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { echo "ok: $*"; }
 
 # code METHOD PATH [CURL ARGS...]: the status code; the body lands in $T/body, headers in $T/hdr
 code() {

@@ -38,7 +38,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { echo "ok: $*"; }
 
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$DAEMON_PID/status"; }
 # health KEY: a number from /healthz

@@ -20,7 +20,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { echo "ok: $*"; }
 
 OM_ACCEPT='application/openmetrics-text;version=1.0.0'
 

@@ -13,7 +13,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { echo "ok: $*"; }
 
 mkdir "$T/data"
 cat >"$T/c.yaml" <<YAML

@@ -15,7 +15,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { echo "ok: $*"; }
 
 cat >"$T/c.yaml" <<YAML
 monitoring:

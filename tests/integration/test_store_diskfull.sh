@@ -16,7 +16,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { echo "ok: $*"; }
 
 mkdir "$T/data"
 mount -t tmpfs -o size=16m tmpfs "$T/data" || skip "cannot mount a tmpfs here"
