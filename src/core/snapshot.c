@@ -441,6 +441,279 @@ int snapshot_set_series(struct snapshot *s, const char *key, double v)
     return -ENOENT;
 }
 
+/* ---- the non-numeric fields ---- */
+
+/*
+ * The *_present flags: snapshot_set_series() sets gc_present, gpu_present,
+ * quantum_present and (with quantum_present) simulation_present with any
+ * figure of their group, and snapshot_flatten() writes a group's figures only
+ * while its flag is set, so a flag set with at least one figure comes back from
+ * the series alone. A flag set with every figure of its group absent (JSON {}
+ * of nulls rather than null) gets a text of its own below.
+ */
+
+enum text_kind {
+    TEXT_STRING, /* one string, no NUL inside */
+    TEXT_BOOL,   /* "true" or "false" */
+    TEXT_LIST,   /* strings, each followed by a NUL */
+};
+
+/* Only .name is used: the key is built by snapshot_series_key() like a series'. */
+enum text_id {
+    T_NODE_ID,
+    T_GPU,
+    T_GC,
+    T_LEAKS,
+    T_MI_QUANT,
+    T_MI_QACC,
+    T_ALGO,
+    T_QUANTUM,
+    T_QSIM,
+};
+
+static const struct series_desc text_table[] = {
+    [T_NODE_ID] = {.name = "node_id"},
+    [T_GPU] = {.name = "gpu"},
+    [T_GC] = {.name = "memory.gc_metrics"},
+    [T_LEAKS] = {.name = "memory.leak_indicators"},
+    [T_MI_QUANT] = {.name = "model_inference.quantization_info"},
+    [T_MI_QACC] = {.name = "model_inference.quantum_accelerated"},
+    [T_ALGO] = {.name = "node.consensus_metrics.algorithm"},
+    [T_QUANTUM] = {.name = "quantum"},
+    [T_QSIM] = {.name = "quantum.simulation_metrics"},
+};
+#define TEXT_COUNT (sizeof(text_table) / sizeof(text_table[0]))
+
+static enum text_kind text_kind(enum text_id id)
+{
+    switch (id) {
+    case T_NODE_ID:
+    case T_MI_QUANT:
+    case T_ALGO:
+        return TEXT_STRING;
+    case T_LEAKS:
+        return TEXT_LIST;
+    default:
+        return TEXT_BOOL;
+    }
+}
+
+static bool text_is_model(enum text_id id)
+{
+    return id == T_MI_QUANT || id == T_MI_QACC;
+}
+
+/* room for any key parse_key() accepts, escaped */
+#define TEXT_KEY_MAX \
+    (sizeof(((struct parsed_key *)0)->name) + MAX_KEY_LABELS * (2 + 32 + 2 * LABEL_MAX) + 2)
+
+struct text_emit {
+    text_visit_fn fn;
+    void *ctx;
+};
+
+static void emit_text(const struct text_emit *e, enum text_id id, const struct series_label *l,
+                      size_t n, const char *value, size_t len)
+{
+    char key[TEXT_KEY_MAX];
+
+    if (snapshot_series_key(key, sizeof(key), &text_table[id], l, n) == 0)
+        e->fn(e->ctx, key, value, len);
+}
+
+static void emit_bool(const struct text_emit *e, enum text_id id, const struct series_label *l,
+                      size_t n, bool v)
+{
+    emit_text(e, id, l, n, v ? "true" : "false", v ? 4 : 5);
+}
+
+/* strlen, cut to at most max bytes without splitting a UTF-8 sequence */
+static size_t text_len(const char *str, size_t max)
+{
+    size_t n = strnlen(str, max + 1);
+
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)str[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+static void emit_string(const struct text_emit *e, enum text_id id, const struct series_label *l,
+                        size_t n, const char *str)
+{
+    if (str)
+        emit_text(e, id, l, n, str, text_len(str, SNAPSHOT_TEXT_MAX));
+}
+
+#define ANY_SET(id, path, member, unit, kind, dec, help) || IS_SET(s->member)
+
+void snapshot_flatten_texts(const struct snapshot *s, text_visit_fn fn, void *ctx)
+{
+    const struct text_emit e = {fn, ctx};
+
+    emit_string(&e, T_NODE_ID, NULL, 0, s->node_id);
+    if (s->gpu_present && !(false GPU_FIELDS(ANY_SET)))
+        emit_bool(&e, T_GPU, NULL, 0, true);
+    if (s->memory.gc_present && !(false GC_FIELDS(ANY_SET)))
+        emit_bool(&e, T_GC, NULL, 0, true);
+    if (s->memory.n_leak_indicators) {
+        char buf[SNAPSHOT_TEXT_MAX];
+        size_t o = 0;
+
+        for (size_t i = 0; i < s->memory.n_leak_indicators && i < SNAPSHOT_LEAK_MAX; i++) {
+            const char *item = s->memory.leak_indicators[i] ? s->memory.leak_indicators[i] : "";
+            size_t n = strnlen(item, sizeof(buf));
+
+            if (n >= sizeof(buf) - o)
+                break;
+            memcpy(buf + o, item, n);
+            o += n;
+            buf[o++] = '\0';
+        }
+        if (o)
+            emit_text(&e, T_LEAKS, NULL, 0, buf, o);
+    }
+    for (size_t m = 0; m < s->n_model_inference; m++) {
+        const struct model_inference_metrics *mi = &s->model_inference[m];
+        const struct series_label ml[2] = {{"model", mi->model_name},
+                                           {"type", mi->model_type ? mi->model_type : ""}};
+
+        /* a key parse_key() refuses would be written but could not be set back */
+        if (!mi->model_name || strnlen(ml[0].value, LABEL_MAX) >= LABEL_MAX ||
+            strnlen(ml[1].value, LABEL_MAX) >= LABEL_MAX)
+            continue;
+        emit_string(&e, T_MI_QUANT, ml, 2, mi->quantization_info);
+        emit_bool(&e, T_MI_QACC, ml, 2, mi->quantum_accelerated);
+    }
+    emit_string(&e, T_ALGO, NULL, 0, s->node.consensus_metrics.algorithm);
+    if (s->quantum_present) {
+        if (!s->quantum.simulation_present && !(false QUANTUM_FIELDS(ANY_SET)))
+            emit_bool(&e, T_QUANTUM, NULL, 0, true);
+        if (s->quantum.simulation_present && !(false QSIM_FIELDS(ANY_SET)))
+            emit_bool(&e, T_QSIM, NULL, 0, true);
+    }
+}
+
+/* The value bytes as a NUL-terminated copy in the arena; NULL on out of memory. */
+static char *text_copy(struct snapshot *s, const char *value, size_t len)
+{
+    char *d = snapshot_alloc(s, len + 1); /* zeroed */
+
+    if (d && len)
+        memcpy(d, value, len);
+    return d;
+}
+
+static int set_leaks(struct snapshot *s, const char *value, size_t len)
+{
+    size_t n = 0;
+    const char **items;
+    char *copy;
+
+    for (size_t i = 0; i < len; i++)
+        if (value[i] == '\0' && ++n > SNAPSHOT_LEAK_MAX)
+            return -EINVAL;
+    if (len && value[len - 1] != '\0')
+        return -EINVAL;
+    if (n == 0) {
+        s->memory.leak_indicators = NULL;
+        s->memory.n_leak_indicators = 0;
+        return 0;
+    }
+    items = snapshot_alloc(s, n * sizeof(*items));
+    copy = text_copy(s, value, len);
+    if (!items || !copy)
+        return -ENOMEM;
+    for (size_t i = 0, o = 0; i < n; i++) {
+        items[i] = copy + o;
+        o += strlen(copy + o) + 1;
+    }
+    s->memory.leak_indicators = items;
+    s->memory.n_leak_indicators = n;
+    return 0;
+}
+
+int snapshot_set_text(struct snapshot *s, const char *key, const char *value, size_t len)
+{
+    struct parsed_key pk;
+    enum text_id id;
+    size_t i = 0;
+    bool b = false;
+    char *str = NULL;
+
+    if (!key || parse_key(key, &pk) < 0)
+        return -EINVAL;
+    while (i < TEXT_COUNT && strcmp(text_table[i].name, pk.name) != 0)
+        i++;
+    if (i == TEXT_COUNT)
+        return -ENOENT;
+    id = (enum text_id)i;
+    if (text_is_model(id) ? pk.n != 2 || !label_of(&pk, "model") || !label_of(&pk, "type")
+                          : pk.n != 0)
+        return -EINVAL;
+
+    /* check the whole value before changing anything */
+    if (len > SNAPSHOT_TEXT_MAX || (!value && len))
+        return -EINVAL;
+    switch (text_kind(id)) {
+    case TEXT_BOOL:
+        if (len == 4 && memcmp(value, "true", 4) == 0)
+            b = true;
+        else if (!(len == 5 && memcmp(value, "false", 5) == 0))
+            return -EINVAL;
+        break;
+    case TEXT_STRING:
+        if (len && memchr(value, '\0', len))
+            return -EINVAL;
+        if (!(str = text_copy(s, value, len)))
+            return -ENOMEM;
+        break;
+    case TEXT_LIST:
+        return set_leaks(s, value, len);
+    }
+
+    switch (id) {
+    case T_NODE_ID:
+        s->node_id = str;
+        break;
+    case T_GPU:
+        s->gpu_present = b;
+        break;
+    case T_GC:
+        s->memory.gc_present = b;
+        break;
+    case T_ALGO:
+        s->node.consensus_metrics.algorithm = str;
+        break;
+    case T_QUANTUM:
+        s->quantum_present = b;
+        break;
+    case T_QSIM:
+        /* as snapshot_set_series() does for a simulation figure */
+        s->quantum.simulation_present = b;
+        if (b)
+            s->quantum_present = true;
+        break;
+    case T_MI_QUANT:
+    case T_MI_QACC: {
+        struct model_inference_metrics *mi =
+            model_entry(s, label_of(&pk, "model"), label_of(&pk, "type"));
+        if (!mi)
+            return -ENOMEM;
+        if (id == T_MI_QUANT)
+            mi->quantization_info = str;
+        else
+            mi->quantum_accelerated = b;
+        break;
+    }
+    case T_LEAKS:
+        break; /* set above */
+    }
+    return 0;
+}
+
 /* ---- JSON ---- */
 
 struct jw {

@@ -248,6 +248,68 @@ int snapshot_series_key(char *buf, size_t len, const struct series_desc *desc,
  * a key that names no figure, -EINVAL for a malformed one, -ENOMEM. */
 int snapshot_set_series(struct snapshot *s, const char *key, double value);
 
+/* ---- flattening the non-numeric fields ---- */
+
+#define SNAPSHOT_TEXT_MAX 4096 /* bytes of one text value, leak list encoding included */
+#define SNAPSHOT_LEAK_MAX 64   /* memory.leak_indicators items */
+
+typedef void (*text_visit_fn)(void *ctx, const char *key, const char *value, size_t len);
+
+/*
+ * Calls fn once per present non-numeric field of s, in a stable order (the
+ * JSON's), with a key in snapshot_series_key() syntax and the value as `len`
+ * bytes (not NUL-terminated as far as the receiver may rely on):
+ *
+ *   node_id                                  the string; absent when NULL
+ *   gpu                                      "true": gpu_present although no gpu
+ *                                            figure is set (see below)
+ *   memory.gc_metrics                        "true": gc_present, no gc figure set
+ *   memory.leak_indicators                   every item followed by a NUL byte;
+ *                                            absent when n_leak_indicators == 0
+ *   model_inference.quantization_info{model=NAME,type=TYPE}
+ *                                            the string; absent when NULL
+ *   model_inference.quantum_accelerated{model=NAME,type=TYPE}
+ *                                            "true" or "false"; every model entry
+ *   node.consensus_metrics.algorithm         the string; absent when NULL
+ *   quantum                                  "true": quantum_present, no quantum
+ *                                            figure, simulation_present false
+ *   quantum.simulation_metrics               "true": quantum_present and
+ *                                            simulation_present, no simulation figure
+ *
+ * The model labels, their order and escaping are those of snapshot_flatten().
+ * A model entry exists iff it has a name: entries with model_name NULL give no
+ * texts (snapshot_flatten() still labels their figures model=""), a NULL
+ * model_type is written as "" like snapshot_flatten() does, and so is every
+ * rebuilt one. quantum_accelerated is written for every named entry, so an
+ * entry with no figure at all comes back too; setting the texts before the
+ * series rebuilds the model list in its original order.
+ *
+ * The *_present flags normally follow from the figures: snapshot_set_series()
+ * sets them with any figure of their group, so they get a text only when set
+ * with no figure to imply them. The other fields outside both flattenings are
+ * numbers: timestamp and timestamp_ms (the history's row time) and interval_sec
+ * (the history derives it from the gap between rows).
+ *
+ * Never writes what snapshot_set_text() refuses: strings are cut to
+ * SNAPSHOT_TEXT_MAX bytes (at a UTF-8 boundary), the leak list to the first
+ * SNAPSHOT_LEAK_MAX items that fit, and a model whose name or type is too long
+ * for a key (255 bytes) gives no texts, as its figures cannot be set back either.
+ */
+void snapshot_flatten_texts(const struct snapshot *s, text_visit_fn fn, void *ctx);
+
+/*
+ * Sets the field a snapshot_flatten_texts() key names from its value bytes,
+ * copying them into the arena (creating the model entry a model key names as
+ * snapshot_set_series() does; a key set twice keeps the last value). 0;
+ * -ENOENT for a key that names no text field; -EINVAL for a malformed key (or a
+ * text field's name with other labels than it takes) or a malformed value: over
+ * SNAPSHOT_TEXT_MAX bytes, a NUL inside a string, a boolean other than exactly
+ * "true" or "false", a leak list not ending with NUL or of more than
+ * SNAPSHOT_LEAK_MAX items (an empty value is the empty list); -ENOMEM. On
+ * -ENOENT and -EINVAL the snapshot is unchanged. value may be NULL when len is 0.
+ */
+int snapshot_set_text(struct snapshot *s, const char *key, const char *value, size_t len);
+
 /* Rounds every figure of s to the precision its series_desc documents (the
  * sampler calls it once per tick, before publishing). */
 void snapshot_round(struct snapshot *s);
