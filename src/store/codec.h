@@ -111,7 +111,12 @@ int blk_decode_all(const uint8_t *blk, size_t len,
                    int (*fn)(void *ctx, uint32_t series_id, const double *values, size_t n_rows),
                    void *ctx);
 
-/* CRC-32C (Castagnoli) of buf, as the block trailer uses it. */
+/* CRC-32C (Castagnoli) of buf, as the block trailer uses it: the CPU's crc32
+ * instruction where it has one (x86-64 with SSE4.2), else blk_crc32c_sw(). */
 uint32_t blk_crc32c(const uint8_t *buf, size_t len);
+
+/* Internal, for the tests: the portable table implementation, which must give
+ * the same value as the hardware path for every buffer. */
+uint32_t blk_crc32c_sw(const uint8_t *buf, size_t len);
 
 #endif

@@ -518,6 +518,154 @@ static void crc32c_vectors(void **state)
     }
 }
 
+/* Bit by bit, from the definition: a reference that shares no code (and no
+ * table) with the codec's two implementations. */
+static uint32_t crc32c_bitwise(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0 - (c & 1)));
+    }
+    return ~c;
+}
+
+static void crc32c_hw_and_sw(void **state)
+{
+    /* lengths around the three-stream rounds of the hardware path (3 * 64
+     * and 3 * 1024 bytes) and past them */
+    static const size_t longer[] = {383,  384,  385,  575,  576,  3071,  3072,  3073,
+                                    3263, 3264, 6144, 6337, 9999, 65536, 100003};
+    enum { MAX = 100003 };
+    uint8_t *buf = malloc(MAX + 8), *copy = malloc(MAX + 8);
+    uint8_t v[32];
+
+    (void)state;
+    assert_non_null(buf);
+    assert_non_null(copy);
+    assert_int_equal(blk_crc32c_sw((const uint8_t *)"123456789", 9), 0xE3069283);
+    assert_int_equal(blk_crc32c((const uint8_t *)"123456789", 9), 0xE3069283);
+    /* RFC 3720 B.4 */
+    memset(v, 0, sizeof(v));
+    assert_int_equal(blk_crc32c_sw(v, 32), 0x8A9136AA);
+    memset(v, 0xff, sizeof(v));
+    assert_int_equal(blk_crc32c_sw(v, 32), 0x62A8AB43);
+    assert_int_equal(blk_crc32c(v, 32), 0x62A8AB43);
+    for (int i = 0; i < 32; i++)
+        v[i] = (uint8_t)i;
+    assert_int_equal(blk_crc32c_sw(v, 32), 0x46DD794E);
+    assert_int_equal(blk_crc32c(v, 32), 0x46DD794E);
+    for (int i = 0; i < 32; i++)
+        v[i] = (uint8_t)(31 - i);
+    assert_int_equal(blk_crc32c_sw(v, 32), 0x113FDB5C);
+    assert_int_equal(blk_crc32c(v, 32), 0x113FDB5C);
+
+    /* every length to 300 at every misalignment: each split between the
+     * three-stream rounds, the word loop and the byte loop */
+    for (size_t len = 0; len <= 300; len++) {
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (uint8_t)rnd();
+        uint32_t want = crc32c_bitwise(buf, len);
+        for (size_t off = 0; off < 8; off++) {
+            memcpy(copy + off, buf, len);
+            if (blk_crc32c(copy + off, len) != want || blk_crc32c_sw(copy + off, len) != want)
+                fail_msg("length %zu offset %zu: hw %08x sw %08x want %08x", len, off,
+                         blk_crc32c(copy + off, len), blk_crc32c_sw(copy + off, len), want);
+        }
+    }
+    for (size_t i = 0; i < MAX; i++)
+        buf[i] = (uint8_t)rnd();
+    for (size_t k = 0; k < sizeof(longer) / sizeof(longer[0]); k++) {
+        size_t len = longer[k];
+        uint32_t want = crc32c_bitwise(buf, len);
+        for (size_t off = 0; off < 8; off++) {
+            memcpy(copy + off, buf, len);
+            if (blk_crc32c(copy + off, len) != want || blk_crc32c_sw(copy + off, len) != want)
+                fail_msg("length %zu offset %zu: hw %08x sw %08x want %08x", len, off,
+                         blk_crc32c(copy + off, len), blk_crc32c_sw(copy + off, len), want);
+        }
+    }
+    /* a single flipped bit anywhere changes it */
+    for (size_t bit = 0; bit < 8 * 1000; bit += 7) {
+        uint32_t before = blk_crc32c(buf, 1000);
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        assert_true(blk_crc32c(buf, 1000) != before);
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    free(buf);
+    free(copy);
+}
+
+/* Frames that are mostly one residual, with a few exceptions listed (or
+ * none: a frame of width 0), in each transform: the decoder writes these
+ * run by run. Exceptions at a frame's first and last rows, in short last
+ * frames, with negative and large steps. */
+static void sparse_frames(void **state)
+{
+    enum { N = 300, NC = 9 };
+    int64_t *ts = regular_ts(N, 1704067200000, 1000);
+    double *v[NC];
+    struct blk_column cols[NC];
+    static const size_t at[] = {0, 1, 2, 77, 126, 127, 128, 129, 200, 255, 256, 298, 299};
+
+    (void)state;
+    for (int c = 0; c < NC; c++) {
+        v[c] = malloc(N * sizeof(double));
+        assert_non_null(v[c]);
+        cols[c] =
+            (struct blk_column){.series_id = (uint32_t)(100 + c), .decimals = -1, .values = v[c]};
+    }
+    for (size_t i = 0; i < N; i++) {
+        v[0][i] = 42;                        /* spikes over a constant: RAW */
+        v[1][i] = 1000;                      /* steps: DELTA */
+        v[2][i] = 5000.25 + 0.5 * (double)i; /* a ramp with kinks: DELTA2 */
+        v[3][i] = -7.5;                      /* negative, 1 decimal */
+        v[4][i] = (double)(i < 150 ? 3 * i : 450 + 11 * (i - 150)); /* slopes per frame */
+        v[5][i] = 4096.0 * (double)(1000000 - (int64_t)i / 40);     /* steps of -1 page */
+        v[6][i] = 9007199254740000.0 - 2.0 * (double)i;             /* near 2^53, falling */
+        v[7][i] = round_dec(0.01 * (double)(i % 128 == 5 ? 900 : 100), 2);
+        v[8][i] = (double)(int64_t)(i * i / 7); /* curving: no frame is sparse */
+    }
+    for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+        size_t i = at[k];
+        v[0][i] = k % 2 ? 40 : 45;
+        for (size_t j = i; j < N; j++)
+            v[1][j] += k % 3 ? 3 : -17;
+        for (size_t j = i; j < N; j++)
+            v[2][j] += 0.25 * (double)(j - i + 1) * (k % 2 ? 1 : -2);
+        v[3][i] = k % 2 ? -7.4 : 12.5;
+        v[6][i] += 64;
+    }
+    roundtrip(ts, N, cols, NC);
+    /* with a few rows absent, and in a short block (one partial frame) */
+    for (int c = 0; c < NC; c++)
+        v[c][3] = v[c][250] = NAN;
+    roundtrip(ts, N, cols, NC);
+    roundtrip(ts, 61, cols, NC);
+    {
+        struct bytebuf out = {0};
+        int64_t t2[N];
+        double m[NC][N];
+        double *mv[NC];
+        uint32_t ids[NC];
+        assert_int_equal(blk_encode(ts, N, cols, NC, &out), 0);
+        for (int c = 0; c < NC; c++) {
+            mv[c] = m[c];
+            ids[c] = cols[c].series_id;
+        }
+        assert_int_equal(blk_decode_multi(out.buf, out.len, N, t2, ids, NC, mv), N);
+        for (int c = 0; c < NC; c++)
+            for (size_t i = 0; i < N; i++)
+                assert_true(same_bits(m[c][i], v[c][i]));
+        bytebuf_done(&out);
+    }
+    for (int c = 0; c < NC; c++)
+        free(v[c]);
+    free(ts);
+}
+
 /* ---- damage ---- */
 
 static int count_cb(void *ctx, uint32_t id, const double *v, size_t n)
@@ -645,6 +793,7 @@ int main(void)
         cmocka_unit_test(row_counts),       cmocka_unit_test(timestamps),
         cmocka_unit_test(compression),      cmocka_unit_test(series_lookup),
         cmocka_unit_test(bad_arguments),    cmocka_unit_test(crc32c_vectors),
+        cmocka_unit_test(crc32c_hw_and_sw), cmocka_unit_test(sparse_frames),
         cmocka_unit_test(corrupted_blocks), cmocka_unit_test(corrupted_with_valid_crc),
     };
 
