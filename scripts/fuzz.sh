@@ -69,7 +69,8 @@ for t in $targets; do
     fuzz_config) max_len=16384 ;;
     fuzz_procfs) max_len=8192 ;;
     fuzz_query | fuzz_http_target) max_len=8192 ;; # past HTTPQ_MAX_TARGET
-    fuzz_snapshot_text) max_len=8192 ;;            # a key and a value past SNAPSHOT_TEXT_MAX
+    fuzz_journal) max_len=16384 ;;                  # records of a few KiB
+    fuzz_snapshot_text) max_len=8192 ;;             # a key and a value past SNAPSHOT_TEXT_MAX
     *) max_len=4096 ;;
     esac
     max_len=${FUZZ_MAX_LEN:-$max_len}

@@ -22,6 +22,7 @@ static struct store *history; /* NULL: no history on disk */
 static char history_path[4096];
 static int64_t last_store_log;  /* when the last append error was logged, epoch seconds */
 static uint64_t store_failures; /* appends failed since that line */
+static bool store_logged;       /* an error line since the last "writing again" */
 
 static void on_tick(void *userdata, const struct snapshot *snap)
 {
@@ -31,21 +32,21 @@ static void on_tick(void *userdata, const struct snapshot *snap)
         if (r < 0) {
             int64_t now = (int64_t)(snap->timestamp_ms / 1000);
             store_failures++;
-            /* disk full and the like: at most one line a minute; the live
-             * snapshot is still served and appends resume when they can */
+            /* disk full and the like: at most one line a minute, even when
+             * some appends get through in between (the last block of a full
+             * file system fits a small write); the live snapshot is still
+             * served and appends resume when they can */
             if (now - last_store_log >= 60) {
                 log_error("history: cannot write to %s (%s); %llu snapshot(s) not kept since "
                           "the last message; retrying every tick",
                           history_path, strerror(-r), (unsigned long long)store_failures);
                 last_store_log = now;
                 store_failures = 0;
+                store_logged = true;
             }
-        } else if (store_failures || last_store_log) {
-            if (last_store_log) {
-                log_info("history: writing again");
-                last_store_log = 0;
-            }
-            store_failures = 0;
+        } else if (store_logged) {
+            log_info("history: writing again");
+            store_logged = false;
         }
     }
     if (print_summary)

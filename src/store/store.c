@@ -10,21 +10,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "core/log.h"
+#include "journal.h"
 
-#define APP_ID         0x41524d4e /* "ARMN" */
-#define FORMAT_VERSION 1
+#define APP_ID 0x41524d4e /* "ARMN" */
+/* 1: blocks and ticks; 2: the tick journal beside the database (which a
+ * version-1 reader would not see) and the texts table */
+#define FORMAT_VERSION 2
 #define HOUR_MS        3600000LL
 #define MINUTE_MS      60000LL
 #define DAY_MS         86400000LL
 #define KEY_MAX        512
 #define ROW_MAX_SERIES 65536
 
-/* ---- the series registry: key -> id, with the previous tick's order as a hint ---- */
+/* ---- the series registry: key -> id ---- */
 
 struct series_ent {
     char *key;
@@ -36,9 +41,6 @@ struct registry {
     size_t cap, n;
     char **by_id; /* id -> key (the slot's string) */
     size_t by_id_cap;
-    uint32_t *order; /* ids in the order the last tick visited them */
-    char **order_keys;
-    size_t order_n, order_cap;
 };
 
 static uint64_t fnv1a(const char *s)
@@ -114,8 +116,6 @@ static void reg_done(struct registry *r)
         free(r->slots[i].key);
     free(r->slots);
     free(r->by_id);
-    free(r->order);
-    free(r->order_keys);
     memset(r, 0, sizeof(*r));
 }
 
@@ -127,20 +127,94 @@ static void reg_done(struct registry *r)
 #define STAT_ADD(st, f, v) __atomic_fetch_add(&(st)->stats.f, (uint64_t)(v), __ATOMIC_RELAXED)
 #define STAT_GET(st, f)    __atomic_load_n(&(st)->stats.f, __ATOMIC_RELAXED)
 
+/* The series a position of the flattening held last tick: its description
+ * (the label keys come with it) and its label values, interned (one copy of
+ * each string, so that two positions holding the same value hold the same
+ * pointer). */
+#define KC_LABELS 3
+struct key_cache {
+    const struct series_desc *desc;
+    uint32_t id;
+    uint32_t n_labels;
+    const char *val[KC_LABELS];
+};
+
+/* A text field's value as last written to the texts table (present: not NULL). */
+struct text_field {
+    char *key;
+    uint8_t *val;
+    size_t len;
+    bool present;
+    bool seen;     /* in the snapshot being appended */
+    bool changed;  /* by it */
+    uint8_t *nval; /* its new value, when changed and present */
+    size_t nlen;
+};
+
+/* Interned label values. */
+struct interns {
+    char **slots; /* open addressing, power of two */
+    size_t cap, n;
+};
+static void interns_done(struct interns *t);
+struct store;
+static void texts_done(struct store *st);
+static int texts_load(struct store *st);
+
+/*
+ * Locks, always taken in this order: alock (one append at a time: the row
+ * buffer, the key cache, adding series), lock (the connection: queries,
+ * compaction, adding series), jlock (the journal's file and index, held only
+ * for a moment). The registry changes under alock and lock together, so an
+ * append reads it under alock and everything else under lock.
+ */
 struct store {
     sqlite3 *db;
     char *path;
     struct store_options opt;
-    pthread_mutex_t lock; /* one connection, used by one thread at a time */
+    pthread_mutex_t alock, lock, jlock;
     struct registry reg;
     uint32_t next_id;
-    sqlite3_stmt *ins_tick, *ins_series;
+    sqlite3_stmt *ins_series;
     struct store_stats stats;
+    /* the tick journal (arthamon.db-ticks): the snapshots not compacted yet */
+    struct journal jr;
+    uint64_t db_id; /* 0: none yet (a read-only opener of an old database) */
+    char *jpath;
     /* the row being built by store_append() */
     uint8_t *row;
     size_t row_len, row_cap;
-    int err; /* first error of the current append */
+    struct key_cache *kc; /* per position in the flattening: the last tick's series */
+    size_t kc_n, kc_cap;
+    struct interns interns;
+    /* the text fields as of the newest append (snapshot_flatten_texts), and
+     * the changes the append being built makes to them */
+    struct text_field *texts;
+    size_t n_texts, cap_texts;
+    int64_t texts_ts;  /* of the newest change written */
+    int64_t raw_cut;   /* raw samples before it are past retention (INT64_MIN: none) */
+    int64_t days_from; /* days before it have their hour block (INT64_MIN: unknown) */
+    int err;           /* first error of the current append */
 };
+
+/* What compaction has taken from the journal (the meta table keeps it): the
+ * records of generation gen before offset off with a time before `before`. */
+struct consumed {
+    uint64_t gen, off;
+    int64_t before;
+};
+
+static bool is_consumed(void *ctx, const struct jr_rec *r)
+{
+    const struct consumed *c = ctx;
+
+    return r->off < c->off && r->ts < c->before;
+}
+
+static bool is_not_consumed(void *ctx, const struct jr_rec *r)
+{
+    return !is_consumed(ctx, r);
+}
 
 static int sql_errno(int rc)
 {
@@ -200,7 +274,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
     " ts INTEGER NOT NULL, key TEXT, body TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS records_kind_ts ON records (kind, ts);"
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);";
+    "CREATE INDEX IF NOT EXISTS blocks_end ON blocks (tier, end_ts);"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS texts (key TEXT NOT NULL, ts INTEGER NOT NULL, value BLOB,"
+    " PRIMARY KEY (key, ts)) WITHOUT ROWID;";
 
 /* Refuses what is not ours, newer, or corrupt: one line naming the file and what to do. */
 static int check_db(struct store *st, bool fresh, struct strbuf *errs)
@@ -273,6 +350,146 @@ static int load_registry(struct store *st)
     return r;
 }
 
+/* ---- the journal beside the database ---- */
+
+static int meta_set_int(struct store *st, const char *key, int64_t v)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                -1, &s, NULL);
+
+    if (rc != SQLITE_OK)
+        return sql_errno(rc);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, v);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+}
+
+static int64_t meta_get_int(struct store *st, const char *key, int64_t dflt)
+{
+    sqlite3_stmt *s;
+    int64_t v = dflt;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) !=
+        SQLITE_OK)
+        return dflt;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void consumed_get(struct store *st, struct consumed *c)
+{
+    c->gen = (uint64_t)meta_get_int(st, "journal_gen", 0);
+    c->off = (uint64_t)meta_get_int(st, "journal_off", 0);
+    c->before = meta_get_int(st, "journal_before", INT64_MIN);
+}
+
+/*
+ * The journal against what the database says it has consumed: the file of
+ * that generation still holds consumed records (compaction committed, then
+ * stopped before the rewrite): rewrite it without them, or failing that leave
+ * them out of the index. An older generation is all consumed. Call with lock.
+ */
+static int journal_settle(struct store *st)
+{
+    struct consumed c;
+    int r = 0;
+
+    consumed_get(st, &c);
+    if (st->jr.gen > c.gen)
+        return 0;
+    pthread_mutex_lock(&st->jlock);
+    if (st->jr.gen < c.gen) {
+        log_warn("%s: generation %" PRIu64 " is older than the database's %" PRIu64
+                 " (a restored backup?): its %zu ticks are taken as compacted",
+                 st->jpath, st->jr.gen, c.gen, st->jr.n);
+        c.off = UINT64_MAX, c.before = INT64_MAX;
+    }
+    if (!st->opt.read_only)
+        r = jr_rewrite(&st->jr, c.gen + 1, is_not_consumed, &c);
+    if (st->opt.read_only || r < 0)
+        jr_forget(&st->jr, is_consumed, &c);
+    pthread_mutex_unlock(&st->jlock);
+    return r;
+}
+
+static int journal_start(struct store *st, struct strbuf *errs)
+{
+    struct consumed c;
+    size_t n = strlen(st->path) + sizeof("-ticks");
+    int r;
+
+    st->jpath = malloc(n);
+    if (!st->jpath) {
+        strbuf_puts(errs, "store: out of memory\n");
+        return -ENOMEM;
+    }
+    snprintf(st->jpath, n, "%s-ticks", st->path);
+    st->db_id = (uint64_t)meta_get_int(st, "journal_id", 0);
+    if (!st->db_id && !st->opt.read_only) {
+        /* the id that ties the journal to this database */
+        uint64_t id = 0;
+        while (!id)
+            if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+                strbuf_printf(errs, "%s: getrandom: %s\n", st->path, strerror(errno));
+                return -EIO;
+            }
+        id &= INT64_MAX; /* an SQLite integer */
+        r = meta_set_int(st, "journal_id", (int64_t)id);
+        if (r < 0) {
+            strbuf_printf(errs, "%s: cannot write: %s\n", st->path, sqlite3_errmsg(st->db));
+            return r;
+        }
+        st->db_id = id;
+    }
+    if (!st->db_id)
+        return 0; /* read-only, and no journal was ever written for this database */
+    consumed_get(st, &c);
+    r = jr_open(&st->jr, st->jpath, st->db_id, c.gen + 1, st->opt.read_only, errs);
+    if (r < 0)
+        return r;
+    r = journal_settle(st);
+    if (r < 0)
+        log_warn("%s: cannot drop the compacted ticks yet: %s", st->jpath, strerror(-r));
+    return 0;
+}
+
+/* Read-only: the journal as it is now, beside the database as of the read
+ * transaction the caller holds (retried when a compaction ran in between). */
+static void journal_reload(struct store *st)
+{
+    struct strbuf errs;
+
+    if (!st->opt.read_only)
+        return;
+    if (!st->db_id) {
+        st->db_id = (uint64_t)meta_get_int(st, "journal_id", 0);
+        if (!st->db_id)
+            return;
+    }
+    strbuf_init(&errs, 4096);
+    for (int tries = 0; tries < 3; tries++) {
+        struct consumed c;
+        jr_close(&st->jr);
+        consumed_get(st, &c);
+        if (jr_open(&st->jr, st->jpath, st->db_id, c.gen + 1, true, &errs) < 0)
+            break;
+        if (st->jr.gen <= c.gen + 1)
+            break;
+        /* the file is newer than this transaction's database: look again */
+        sqlite3_exec(st->db, "COMMIT; BEGIN", NULL, NULL, NULL);
+    }
+    if (errs.len)
+        log_debug("%.*s", (int)errs.len, errs.buf);
+    strbuf_done(&errs);
+    journal_settle(st);
+}
+
 int store_open(struct store **ret, const char *path, const struct store_options *opt,
                struct strbuf *errs)
 {
@@ -289,7 +506,12 @@ int store_open(struct store **ret, const char *path, const struct store_options 
     }
     st->opt = *opt;
     st->next_id = 1;
+    st->jr.fd = -1;
+    st->raw_cut = INT64_MIN;
+    st->days_from = INT64_MIN;
+    pthread_mutex_init(&st->alock, NULL);
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->jlock, NULL);
     fresh = stat(path, &sb) != 0 || sb.st_size == 0;
     if (fresh && opt->read_only) {
         strbuf_printf(errs, "%s: no history database here (is agent.data_dir right?)\n", path);
@@ -329,9 +551,7 @@ int store_open(struct store **ret, const char *path, const struct store_options 
                 goto fail;
             }
         }
-        if (sqlite3_prepare_v2(st->db, "INSERT INTO ticks (ts, row) VALUES (?, ?)", -1,
-                               &st->ins_tick, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(st->db, "INSERT INTO series (id, key) VALUES (?, ?)", -1,
+        if (sqlite3_prepare_v2(st->db, "INSERT INTO series (id, key) VALUES (?, ?)", -1,
                                &st->ins_series, NULL) != SQLITE_OK) {
             strbuf_printf(errs, "%s: %s\n", path, sqlite3_errmsg(st->db));
             r = -EIO;
@@ -347,7 +567,17 @@ int store_open(struct store **ret, const char *path, const struct store_options 
         r = -EIO;
         goto fail;
     }
-    STAT_SET(st, ticks_rows, (uint64_t)query_int(st->db, "SELECT count(*) FROM ticks", 0));
+    r = journal_start(st, errs);
+    if (r < 0)
+        goto fail;
+    st->raw_cut = meta_get_int(st, "raw_cut", INT64_MIN);
+    if (!opt->read_only && texts_load(st) < 0) {
+        strbuf_printf(errs, "%s: cannot read the text fields: %s\n", path, sqlite3_errmsg(st->db));
+        r = -EIO;
+        goto fail;
+    }
+    STAT_SET(st, ticks_rows,
+             (uint64_t)query_int(st->db, "SELECT count(*) FROM ticks", 0) + st->jr.n);
     *ret = st;
     return 0;
 fail:
@@ -359,13 +589,21 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
-    sqlite3_finalize(st->ins_tick);
     sqlite3_finalize(st->ins_series);
+    if (st->jr.fd >= 0 && !st->opt.read_only && jr_sync(&st->jr) < 0)
+        log_warn("%s: %s", st->jpath, strerror(errno));
+    jr_close(&st->jr);
     if (st->db)
         sqlite3_close(st->db);
     reg_done(&st->reg);
+    pthread_mutex_destroy(&st->alock);
     pthread_mutex_destroy(&st->lock);
+    pthread_mutex_destroy(&st->jlock);
+    interns_done(&st->interns);
+    texts_done(st);
+    free(st->kc);
     free(st->row);
+    free(st->jpath);
     free(st->path);
     free(st);
 }
@@ -390,21 +628,6 @@ static int row_put(struct store *st, const void *p, size_t n)
     return 0;
 }
 
-static int put_varint(struct store *st, uint64_t v)
-{
-    uint8_t b[10];
-    size_t n = 0;
-
-    do {
-        b[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            b[n] |= 0x80;
-        n++;
-    } while (v);
-    return row_put(st, b, n);
-}
-
 static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     uint64_t x = 0;
@@ -421,59 +644,116 @@ static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return -EBADMSG;
 }
 
-static uint32_t series_id(struct store *st, const char *key, size_t pos)
+static const char *intern(struct interns *t, const char *v)
 {
-    struct registry *r = &st->reg;
-    const struct series_ent *e;
+    size_t i;
+
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 256;
+        char **ns = calloc(ncap, sizeof(*ns));
+        if (!ns)
+            return NULL;
+        for (size_t j = 0; j < t->cap; j++) {
+            if (!t->slots[j])
+                continue;
+            for (i = fnv1a(t->slots[j]) & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+                ;
+            ns[i] = t->slots[j];
+        }
+        free(t->slots);
+        t->slots = ns;
+        t->cap = ncap;
+    }
+    for (i = fnv1a(v) & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1))
+        if (strcmp(t->slots[i], v) == 0)
+            return t->slots[i];
+    t->slots[i] = strdup(v);
+    if (!t->slots[i])
+        return NULL;
+    t->n++;
+    return t->slots[i];
+}
+
+static void interns_done(struct interns *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        free(t->slots[i]);
+    free(t->slots);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Within one append: the last label value found equal to an interned one, per
+ * label index (the model and type of every layer of a model are one string). */
+struct memo {
+    const char *in[KC_LABELS], *interned[KC_LABELS];
+};
+
+static bool key_cache_is(const struct key_cache *kc, const struct series_desc *desc,
+                         const struct series_label *labels, size_t n, struct memo *m)
+{
+    if (kc->desc != desc || kc->n_labels != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = labels[i].value ? labels[i].value : "", *p = kc->val[i];
+        if (v == m->in[i] && p == m->interned[i])
+            continue;
+        /* label values are a few bytes: a plain loop beats a call to strcmp() */
+        while (*v && *v == *p)
+            v++, p++;
+        if (*v != *p)
+            return false;
+        m->in[i] = labels[i].value ? labels[i].value : "";
+        m->interned[i] = kc->val[i];
+    }
+    return true;
+}
+
+static int key_cache_set(struct store *st, struct key_cache *kc, const struct series_desc *desc,
+                         const struct series_label *labels, size_t n, uint32_t id)
+{
+    struct key_cache k = {desc, id, (uint32_t)n, {NULL}};
+
+    if (n > KC_LABELS)
+        return -E2BIG;
+    for (size_t i = 0; i < n; i++)
+        if (!(k.val[i] = intern(&st->interns, labels[i].value ? labels[i].value : "")))
+            return -ENOMEM;
+    *kc = k;
+    return 0;
+}
+
+/* The id of a series, added to the registry (and the series table) when new. 0 on error. */
+static uint32_t series_add(struct store *st, const char *key)
+{
+    const struct series_ent *e = reg_get(&st->reg, key);
     uint32_t id;
 
-    if (pos < r->order_n && strcmp(r->order_keys[pos], key) == 0)
-        return r->order[pos];
-    e = reg_get(r, key);
-    if (e) {
-        id = e->id;
+    if (e)
+        return e->id;
+    pthread_mutex_lock(&st->lock);
+    id = st->next_id;
+    sqlite3_bind_int64(st->ins_series, 1, id);
+    sqlite3_bind_text(st->ins_series, 2, key, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st->ins_series) != SQLITE_DONE) {
+        st->err = sql_errno(sqlite3_errcode(st->db));
+        id = 0;
+    } else if (reg_put(&st->reg, key, id) < 0) {
+        /* in the table but not the registry: the next open reads it back */
+        st->err = -ENOMEM;
+        id = 0;
     } else {
-        id = st->next_id;
-        sqlite3_bind_int64(st->ins_series, 1, id);
-        sqlite3_bind_text(st->ins_series, 2, key, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st->ins_series) != SQLITE_DONE) {
-            st->err = sql_errno(sqlite3_errcode(st->db));
-            sqlite3_reset(st->ins_series);
-            return 0;
-        }
-        sqlite3_reset(st->ins_series);
-        if (reg_put(r, key, id) < 0) {
-            st->err = -ENOMEM;
-            return 0;
-        }
         st->next_id++;
-        STAT_SET(st, series, r->n);
-        e = reg_get(r, key);
+        STAT_SET(st, series, st->reg.n);
     }
-    /* remember the order for the next tick (the key pointer is the registry's) */
-    if (pos >= r->order_cap) {
-        size_t ncap = r->order_cap ? r->order_cap * 2 : 512;
-        uint32_t *no = realloc(r->order, ncap * sizeof(*no));
-        char **nk;
-        if (!no)
-            return id;
-        r->order = no;
-        nk = realloc(r->order_keys, ncap * sizeof(*nk));
-        if (!nk)
-            return id;
-        r->order_keys = nk;
-        r->order_cap = ncap;
-    }
-    r->order[pos] = id;
-    r->order_keys[pos] = e->key;
-    if (pos >= r->order_n)
-        r->order_n = pos + 1;
+    sqlite3_reset(st->ins_series);
+    pthread_mutex_unlock(&st->lock);
     return id;
 }
 
 struct append_ctx {
     struct store *st;
     size_t pos;
+    struct memo memo;
 };
 
 static void append_one(void *ctx, const struct series_desc *d, const struct series_label *labels,
@@ -481,61 +761,275 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
 {
     struct append_ctx *c = ctx;
     struct store *st = c->st;
-    char key[KEY_MAX];
+    struct key_cache *kc;
+    size_t pos = c->pos++;
+    uint8_t b[10 + sizeof(v)];
+    size_t bn = 0;
     uint32_t id;
 
-    if (st->err || snapshot_series_key(key, sizeof(key), d, labels, n) < 0)
+    if (st->err)
         return;
-    id = series_id(st, key, c->pos++);
-    if (!id)
-        return;
-    if (put_varint(st, id) < 0 || row_put(st, &v, sizeof(v)) < 0)
+    /* the series of a position rarely change from one tick to the next: the
+     * key is only made (and looked up) when this one differs from the last */
+    kc = pos < st->kc_n ? &st->kc[pos] : NULL;
+    if (kc && key_cache_is(kc, d, labels, n, &c->memo)) {
+        id = kc->id;
+    } else {
+        char key[KEY_MAX];
+        if (snapshot_series_key(key, sizeof(key), d, labels, n) < 0)
+            return;
+        id = series_add(st, key);
+        if (!id)
+            return;
+        if (pos >= st->kc_cap) {
+            size_t ncap = st->kc_cap ? st->kc_cap * 2 : 512;
+            struct key_cache *nk = realloc(st->kc, ncap * sizeof(*nk));
+            if (!nk)
+                goto put; /* no cache: slower, not wrong */
+            st->kc = nk;
+            st->kc_cap = ncap;
+        }
+        while (st->kc_n <= pos)
+            st->kc[st->kc_n++] = (struct key_cache){0};
+        if (key_cache_set(st, &st->kc[pos], d, labels, n, id) < 0)
+            st->kc[pos].desc = NULL; /* a miss next time: slower, not wrong */
+    }
+put:
+    for (uint64_t x = id;; x >>= 7) {
+        b[bn++] = (uint8_t)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
+        if (x < 0x80)
+            break;
+    }
+    memcpy(b + bn, &v, sizeof(v));
+    if (row_put(st, b, bn + sizeof(v)) < 0)
         st->err = -ENOMEM;
+}
+
+/* ---- text fields: a change log (key, time, value) in the texts table ---- */
+
+static struct text_field *text_find(struct store *st, const char *key)
+{
+    for (size_t i = 0; i < st->n_texts; i++)
+        if (strcmp(st->texts[i].key, key) == 0)
+            return &st->texts[i];
+    return NULL;
+}
+
+static struct text_field *text_add(struct store *st, const char *key)
+{
+    struct text_field *t;
+
+    if (st->n_texts == st->cap_texts) {
+        size_t ncap = st->cap_texts ? st->cap_texts * 2 : 16;
+        t = realloc(st->texts, ncap * sizeof(*t));
+        if (!t)
+            return NULL;
+        st->texts = t;
+        st->cap_texts = ncap;
+    }
+    t = &st->texts[st->n_texts];
+    memset(t, 0, sizeof(*t));
+    if (!(t->key = strdup(key)))
+        return NULL;
+    st->n_texts++;
+    return t;
+}
+
+static void texts_done(struct store *st)
+{
+    for (size_t i = 0; i < st->n_texts; i++) {
+        free(st->texts[i].key);
+        free(st->texts[i].val);
+        free(st->texts[i].nval);
+    }
+    free(st->texts);
+    st->texts = NULL;
+    st->n_texts = st->cap_texts = 0;
+}
+
+/* The values in effect now (the newest row of each key). */
+static int texts_load(struct store *st)
+{
+    sqlite3_stmt *s;
+    int r = 0;
+
+    st->texts_ts = query_int(st->db, "SELECT max(ts) FROM texts", INT64_MIN);
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT t.key, t.value FROM texts t WHERE t.ts = (SELECT max(u.ts) "
+                           "FROM texts u WHERE u.key = t.key)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return 0; /* (a read-only opener of a format-1 database: none) */
+    while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        struct text_field *t = text_add(st, (const char *)sqlite3_column_text(s, 0));
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        if (!t) {
+            r = -ENOMEM;
+            break;
+        }
+        if (sqlite3_column_type(s, 1) == SQLITE_NULL)
+            continue;
+        t->val = malloc(len ? len : 1);
+        if (!t->val) {
+            r = -ENOMEM;
+            break;
+        }
+        memcpy(t->val, sqlite3_column_blob(s, 1), len);
+        t->len = len;
+        t->present = true;
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+static void text_visit(void *ctx, const char *key, const char *value, size_t len)
+{
+    struct store *st = ctx;
+    struct text_field *t = text_find(st, key);
+
+    if (st->err)
+        return;
+    if (!t && !(t = text_add(st, key))) {
+        st->err = -ENOMEM;
+        return;
+    }
+    t->seen = true;
+    if (t->present && t->len == len && memcmp(t->val, value, len) == 0)
+        return;
+    t->changed = true;
+    free(t->nval);
+    t->nval = malloc(len ? len : 1);
+    if (!t->nval) {
+        st->err = -ENOMEM;
+        return;
+    }
+    memcpy(t->nval, value, len);
+    t->nlen = len;
+}
+
+/*
+ * Writes the text fields of snap that differ from the last ones written (and
+ * the end of those it no longer has) at ts, one transaction; then they are
+ * the current ones. A snapshot stamped before the newest change (a clock that
+ * stepped back) writes none: it reads as having the texts of its time.
+ */
+static int texts_append(struct store *st, const struct snapshot *snap, int64_t ts)
+{
+    sqlite3_stmt *s = NULL;
+    size_t changes = 0;
+    int r = 0, rc;
+
+    for (size_t i = 0; i < st->n_texts; i++)
+        st->texts[i].seen = st->texts[i].changed = false;
+    snapshot_flatten_texts(snap, text_visit, st);
+    if (st->err)
+        return st->err;
+    for (size_t i = 0; i < st->n_texts; i++) {
+        struct text_field *t = &st->texts[i];
+        if (!t->seen && t->present) {
+            t->changed = true;
+            free(t->nval);
+            t->nval = NULL;
+        }
+        changes += t->changed;
+    }
+    if (!changes || ts <= st->texts_ts)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    r = exec(st, "BEGIN");
+    if (r == 0) {
+        rc = sqlite3_prepare_v2(
+            st->db, "INSERT OR REPLACE INTO texts (key, ts, value) VALUES (?, ?, ?)", -1, &s, NULL);
+        r = rc == SQLITE_OK ? 0 : sql_errno(rc);
+    }
+    for (size_t i = 0; r == 0 && i < st->n_texts; i++) {
+        struct text_field *t = &st->texts[i];
+        if (!t->changed)
+            continue;
+        sqlite3_bind_text(s, 1, t->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, ts);
+        if (t->seen)
+            sqlite3_bind_blob(s, 3, t->nval, (int)t->nlen, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 3);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            r = sql_errno(rc);
+    }
+    sqlite3_finalize(s);
+    if (r == 0)
+        r = exec(st, "COMMIT");
+    if (r < 0)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&st->lock);
+    if (r < 0)
+        return r;
+    st->texts_ts = ts;
+    for (size_t i = 0; i < st->n_texts; i++) {
+        struct text_field *t = &st->texts[i];
+        if (!t->changed)
+            continue;
+        free(t->val);
+        t->val = t->seen ? t->nval : NULL;
+        t->len = t->seen ? t->nlen : 0;
+        t->present = t->seen;
+        t->nval = NULL;
+    }
+    return 0;
+}
+
+/* A time for a snapshot stamped ts that no journal record has: two snapshots
+ * stamped the same millisecond (a stalled or stepped clock) are both kept, the
+ * later a millisecond on. */
+static int64_t free_ts(struct store *st, int64_t ts)
+{
+    for (int tries = 0; tries < 1000 && jr_has(&st->jr, ts); tries++)
+        ts++;
+    return ts;
 }
 
 int store_append(struct store *st, const struct snapshot *snap)
 {
-    struct append_ctx c = {st, 0};
-    int rc;
+    struct append_ctx c = {st, 0, {{NULL}, {NULL}}};
+    int r;
 
-    pthread_mutex_lock(&st->lock);
+    if (st->opt.read_only)
+        return -EROFS;
+    pthread_mutex_lock(&st->alock);
     st->row_len = 0;
-    st->err = exec(st, "BEGIN");
-    if (st->err == 0)
-        snapshot_flatten(snap, append_one, &c);
-    if (st->err == 0) {
-        /* two snapshots stamped the same millisecond (a stalled or stepped
-         * clock): the later one is kept a millisecond on, not dropped */
-        int64_t ts = (int64_t)snap->timestamp_ms;
-        for (int tries = 0; tries < 1000; tries++, ts++) {
-            sqlite3_bind_int64(st->ins_tick, 1, ts);
-            sqlite3_bind_blob(st->ins_tick, 2, st->row, (int)st->row_len, SQLITE_STATIC);
-            rc = sqlite3_step(st->ins_tick);
-            sqlite3_reset(st->ins_tick);
-            sqlite3_clear_bindings(st->ins_tick);
-            if ((rc & 0xff) != SQLITE_CONSTRAINT)
-                break;
-        }
-        if (rc != SQLITE_DONE)
-            st->err = sql_errno(rc);
+    st->err = 0;
+    {
+        /* the record's header goes in front of the row: written as one piece */
+        static const uint8_t room[JR_REC_HDR_LEN];
+        if (row_put(st, room, sizeof(room)) < 0)
+            st->err = -ENOMEM;
     }
     if (st->err == 0)
-        st->err = exec(st, "COMMIT");
-    if (st->err) {
-        int err = st->err;
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        /* series added in the rolled-back transaction are gone from the
-         * table: reload the registry so ids stay in step with it */
-        reg_done(&st->reg);
-        st->next_id = 1;
-        load_registry(st);
+        snapshot_flatten(snap, append_one, &c);
+    r = st->err;
+    if (r == 0 && st->row_len - JR_REC_HDR_LEN > JR_MAX_PAYLOAD)
+        r = -E2BIG;
+    if (r == 0) {
+        int64_t ts;
+        pthread_mutex_lock(&st->jlock);
+        ts = free_ts(st, (int64_t)snap->timestamp_ms);
+        pthread_mutex_unlock(&st->jlock);
+        /* the texts first: a change written without its tick (the journal
+         * write failing) only restates what the next tick says */
+        r = texts_append(st, snap, ts);
+        if (r == 0) {
+            pthread_mutex_lock(&st->jlock);
+            r = jr_append(&st->jr, ts, st->row, (uint32_t)(st->row_len - JR_REC_HDR_LEN));
+            pthread_mutex_unlock(&st->jlock);
+        }
+    }
+    pthread_mutex_unlock(&st->alock);
+    if (r < 0) {
         STAT_ADD(st, append_errors, 1);
-        pthread_mutex_unlock(&st->lock);
-        return err;
+        return r;
     }
     STAT_ADD(st, appends, 1);
     STAT_ADD(st, ticks_rows, 1);
-    pthread_mutex_unlock(&st->lock);
     return 0;
 }
 
@@ -563,6 +1057,8 @@ static int row_decode(const uint8_t *p, size_t len, void (*fn)(void *ctx, uint32
 struct matrix {
     size_t rows, cols, cap_cols, max_rows;
     uint32_t *ids;
+    uint32_t *colmap; /* id -> column + 1 (0: none yet), for ids below colmap_cap */
+    size_t colmap_cap;
     double *v; /* column-major: v[c * max_rows + r] */
     int64_t *ts;
     size_t cur; /* row being filled */
@@ -571,6 +1067,7 @@ struct matrix {
 
 static void matrix_done(struct matrix *m)
 {
+    free(m->colmap);
     free(m->ids);
     free(m->v);
     free(m->ts);
@@ -580,18 +1077,39 @@ static void matrix_done(struct matrix *m)
 static int matrix_init(struct matrix *m, size_t max_rows)
 {
     memset(m, 0, sizeof(*m));
+    /* the row capacity is the columns' stride: an odd number of cache lines,
+     * so that one row's cells (one per column) do not all fall in the same few
+     * sets of the cache, as a stride of a power-of-two multiple would */
+    max_rows = (max_rows + 7) / 8 * 8;
+    if ((max_rows / 8) % 2 == 0)
+        max_rows += 8;
     m->max_rows = max_rows;
     m->ts = calloc(max_rows ? max_rows : 1, sizeof(*m->ts));
     return m->ts ? 0 : -ENOMEM;
 }
 
+#define COLMAP_MAX (1u << 22) /* ids beyond it (never in practice) are looked up by a scan */
+
 static double *matrix_col(struct matrix *m, uint32_t id)
 {
-    /* ids arrive in nearly the same order every row: a linear probe from a guess would
-     * do, but a column count of a few hundred keeps a plain scan cheap enough here */
-    for (size_t c = 0; c < m->cols; c++)
-        if (m->ids[c] == id)
-            return &m->v[c * m->max_rows];
+    if (id < m->colmap_cap && m->colmap[id])
+        return &m->v[(m->colmap[id] - 1) * m->max_rows];
+    if (id >= m->colmap_cap && id < COLMAP_MAX) {
+        size_t ncap = m->colmap_cap ? m->colmap_cap : 1024;
+        uint32_t *nm;
+        while (ncap <= id)
+            ncap *= 2;
+        nm = realloc(m->colmap, ncap * sizeof(*nm));
+        if (!nm)
+            return NULL;
+        memset(nm + m->colmap_cap, 0, (ncap - m->colmap_cap) * sizeof(*nm));
+        m->colmap = nm;
+        m->colmap_cap = ncap;
+    }
+    if (id >= m->colmap_cap)
+        for (size_t c = 0; c < m->cols; c++)
+            if (m->ids[c] == id)
+                return &m->v[c * m->max_rows];
     if (m->cols == m->cap_cols) {
         size_t ncap = m->cap_cols ? m->cap_cols * 2 : 256;
         uint32_t *ni = realloc(m->ids, ncap * sizeof(*ni));
@@ -608,13 +1126,21 @@ static double *matrix_col(struct matrix *m, uint32_t id)
         m->cap_cols = ncap;
     }
     m->ids[m->cols] = id;
+    if (id < m->colmap_cap)
+        m->colmap[id] = (uint32_t)m->cols + 1;
     return &m->v[m->cols++ * m->max_rows];
 }
 
 static void matrix_set(void *ctx, uint32_t id, double v)
 {
     struct matrix *m = ctx;
-    double *col = matrix_col(m, id);
+    double *col;
+
+    if (id < m->colmap_cap && m->colmap[id]) {
+        m->v[(m->colmap[id] - 1) * m->max_rows + m->cur] = v;
+        return;
+    }
+    col = matrix_col(m, id);
 
     if (!col) {
         m->err = -ENOMEM;
@@ -623,7 +1149,8 @@ static void matrix_set(void *ctx, uint32_t id, double v)
     col[m->cur] = v;
 }
 
-static int encode_matrix(const struct matrix *m, struct bytebuf *out)
+/* Rows [first, first + n) of m as one block. */
+static int encode_rows(const struct matrix *m, size_t first, size_t n, struct bytebuf *out)
 {
     struct blk_column *cols = calloc(m->cols ? m->cols : 1, sizeof(*cols));
     int r;
@@ -633,11 +1160,16 @@ static int encode_matrix(const struct matrix *m, struct bytebuf *out)
     for (size_t c = 0; c < m->cols; c++) {
         cols[c].series_id = m->ids[c];
         cols[c].decimals = -1;
-        cols[c].values = &m->v[c * m->max_rows];
+        cols[c].values = &m->v[c * m->max_rows + first];
     }
-    r = blk_encode(m->ts, m->rows, cols, m->cols, out);
+    r = blk_encode(m->ts + first, n, cols, m->cols, out);
     free(cols);
     return r;
+}
+
+static int encode_matrix(const struct matrix *m, struct bytebuf *out)
+{
+    return encode_rows(m, 0, m->rows, out);
 }
 
 static int insert_block(struct store *st, int tier, int64_t start, int64_t end, size_t rows,
@@ -670,10 +1202,20 @@ static int insert_block(struct store *st, int tier, int64_t start, int64_t end, 
 static int rollup(const struct matrix *m, bool agg_in, int64_t start, int64_t width, size_t buckets,
                   struct matrix *out)
 {
+    int32_t *bidx;
+
     if (matrix_init(out, buckets) < 0)
         return -ENOMEM;
     for (size_t b = 0; b < buckets; b++)
         out->ts[b] = start + (int64_t)b * width;
+    /* each row's bucket, once for every column (-1: outside) */
+    bidx = malloc((m->rows ? m->rows : 1) * sizeof(*bidx));
+    if (!bidx)
+        return -ENOMEM;
+    for (size_t r = 0; r < m->rows; r++) {
+        int64_t b = m->ts[r] >= start ? (m->ts[r] - start) / width : -1;
+        bidx[r] = b >= 0 && (size_t)b < buckets ? (int32_t)b : -1;
+    }
     for (size_t c = 0; c < m->cols; c++) {
         uint32_t id = agg_in ? m->ids[c] / 4 : m->ids[c];
         unsigned part = agg_in ? m->ids[c] % 4 : 4;
@@ -682,24 +1224,58 @@ static int rollup(const struct matrix *m, bool agg_in, int64_t start, int64_t wi
 
         for (unsigned k = 0; k < 4; k++) {
             col[k] = matrix_col(out, id * 4 + k);
-            if (!col[k])
+            if (!col[k]) {
+                free(bidx);
                 return -ENOMEM;
+            }
+        }
+        if (part == 4) {
+            /* raw samples, in time order: a bucket is a run of rows */
+            for (size_t r = 0; r < m->rows;) {
+                int32_t b = bidx[r];
+                double mn = INFINITY, mx = -INFINITY, sum = 0, cnt = 0;
+                if (b < 0) {
+                    r++;
+                    continue;
+                }
+                for (; r < m->rows && bidx[r] == b; r++) {
+                    double v = in[r];
+                    if (isnan(v))
+                        continue;
+                    mn = v < mn ? v : mn;
+                    mx = v > mx ? v : mx;
+                    sum += v;
+                    cnt++;
+                }
+                if (cnt == 0)
+                    continue;
+                if (isnan(col[3][b])) {
+                    col[0][b] = mn, col[1][b] = mx, col[2][b] = sum, col[3][b] = cnt;
+                } else { /* (rows out of order: a bucket seen before) */
+                    col[0][b] = mn < col[0][b] ? mn : col[0][b];
+                    col[1][b] = mx > col[1][b] ? mx : col[1][b];
+                    col[2][b] += sum;
+                    col[3][b] += cnt;
+                }
+            }
+            continue;
         }
         for (size_t r = 0; r < m->rows; r++) {
-            int64_t b = (m->ts[r] - start) / width;
+            int32_t b = bidx[r];
             double v = in[r];
-            if (isnan(v) || b < 0 || (size_t)b >= buckets)
+            if (isnan(v) || b < 0)
                 continue;
-            if (part == 0 || part == 4)
+            if (part == 0)
                 col[0][b] = isnan(col[0][b]) || v < col[0][b] ? v : col[0][b];
-            if (part == 1 || part == 4)
+            else if (part == 1)
                 col[1][b] = isnan(col[1][b]) || v > col[1][b] ? v : col[1][b];
-            if (part == 2 || part == 4)
+            else if (part == 2)
                 col[2][b] = (isnan(col[2][b]) ? 0 : col[2][b]) + v;
-            if (part == 3 || part == 4)
-                col[3][b] = (isnan(col[3][b]) ? 0 : col[3][b]) + (part == 4 ? 1 : v);
+            else
+                col[3][b] = (isnan(col[3][b]) ? 0 : col[3][b]) + v;
         }
     }
+    free(bidx);
     out->rows = buckets;
     /* drop empty buckets: a block's timestamps are only those with data */
     {
@@ -754,20 +1330,28 @@ static int matrix_merge(const struct matrix *a, const struct matrix *b, struct m
     return 0;
 }
 
-/* Adds to m the rows of the raw block already stored for this hour (ticks that
- * arrive for an hour compacted before, after the clock stepped back). */
+/* Adds to m the rows of the raw blocks already stored for this hour (ticks
+ * that arrive for an hour compacted before, after the clock stepped back),
+ * and deletes those blocks: the caller writes the merged hour anew. */
 static int merge_existing(struct store *st, int64_t hour, struct matrix *m)
 {
     sqlite3_stmt *s;
-    struct matrix old, merged;
-    int r = 0;
+    int r = 0, rc;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT data FROM blocks WHERE tier = 0 AND start_ts = ?", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT data FROM blocks WHERE tier = 0 AND start_ts >= ? AND "
+                           "start_ts < ? ORDER BY start_ts",
+                           -1, &s, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_int64(s, 1, hour);
-    if (sqlite3_step(s) == SQLITE_ROW &&
-        block_matrix(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &old) == 0) {
+    sqlite3_bind_int64(s, 2, hour + HOUR_MS);
+    while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        struct matrix old, merged;
+        if (block_matrix(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &old) < 0) {
+            log_warn("%s: a damaged block of hour %" PRId64 " is replaced by its late ticks",
+                     st->path, hour);
+            continue;
+        }
         r = matrix_merge(&old, m, &merged);
         matrix_done(&old);
         if (r == 0) {
@@ -778,66 +1362,138 @@ static int merge_existing(struct store *st, int64_t hour, struct matrix *m)
         }
     }
     sqlite3_finalize(s);
-    return r;
+    if (r < 0)
+        return r;
+    rc = sqlite3_prepare_v2(st->db,
+                            "DELETE FROM blocks WHERE tier = 0 AND start_ts >= ? AND "
+                            "start_ts < ?",
+                            -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return sql_errno(rc);
+    sqlite3_bind_int64(s, 1, hour);
+    sqlite3_bind_int64(s, 2, hour + HOUR_MS);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : sql_errno(rc);
 }
 
-/* Compacts the ticks of [hour, hour + 1 h) into a raw block and a minute block. */
-static int compact_hour(struct store *st, int64_t hour)
+/* A tick to compact: its time and row. */
+struct crow {
+    int64_t ts;
+    const uint8_t *p;
+    size_t len;
+};
+
+static int cmp_crow(const void *a, const void *b)
+{
+    const struct crow *x = a, *y = b;
+
+    return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/*
+ * Compacts the ticks of [hour, hour + 1 h) (jrows from the journal, in time
+ * order, and any rows of the ticks table an older version left) into raw
+ * blocks (one, or more when the hour holds more than a block's rows) and a
+ * minute block. Runs inside the caller's transaction.
+ */
+static int compact_hour(struct store *st, int64_t hour, const struct crow *jrows, size_t nj)
 {
     sqlite3_stmt *s;
     struct matrix m, mm = {0};
     struct bytebuf b = {0};
-    size_t n = 0;
+    struct crow *rows = NULL;
+    uint8_t *legacy = NULL;
+    size_t n = 0, cap = nj, lused = 0, lcap = 0;
     int r = 0, rc;
 
-    rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM ticks WHERE ts >= ? AND ts < ?", -1, &s,
+    rc = sqlite3_prepare_v2(st->db, "SELECT ts, row FROM ticks WHERE ts >= ? AND ts < ?", -1, &s,
                             NULL);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_int64(s, 1, hour);
     sqlite3_bind_int64(s, 2, hour + HOUR_MS);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        n = (size_t)sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    if (n == 0)
-        return 0;
-    if (n > BLK_MAX_ROWS)
-        n = BLK_MAX_ROWS;
-    if (matrix_init(&m, n) < 0)
-        return -ENOMEM;
-    rc = sqlite3_prepare_v2(
-        st->db, "SELECT ts, row FROM ticks WHERE ts >= ? AND ts < ? ORDER BY ts LIMIT ?", -1, &s,
-        NULL);
-    if (rc != SQLITE_OK) {
-        matrix_done(&m);
-        return sql_errno(rc);
+    rows = malloc((cap ? cap : 1) * sizeof(*rows));
+    if (!rows)
+        r = -ENOMEM;
+    if (nj && rows)
+        memcpy(rows, jrows, nj * sizeof(*rows));
+    n = nj;
+    /* the legacy rows: copied (their blobs live until the next step), offsets for now */
+    while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        if (n == cap) {
+            struct crow *nr = realloc(rows, (cap * 2 + 16) * sizeof(*rows));
+            if (!nr) {
+                r = -ENOMEM;
+                break;
+            }
+            rows = nr;
+            cap = cap * 2 + 16;
+        }
+        if (lused + len > lcap) {
+            size_t ncap = (lused + len) * 2 + 4096;
+            uint8_t *nl = realloc(legacy, ncap);
+            if (!nl) {
+                r = -ENOMEM;
+                break;
+            }
+            legacy = nl;
+            lcap = ncap;
+        }
+        memcpy(legacy + lused, sqlite3_column_blob(s, 1), len);
+        rows[n++] = (struct crow){sqlite3_column_int64(s, 0), NULL, len};
+        rows[n - 1].p = (const uint8_t *)(uintptr_t)lused; /* made a pointer below */
+        lused += len;
     }
-    sqlite3_bind_int64(s, 1, hour);
-    sqlite3_bind_int64(s, 2, hour + HOUR_MS);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)n);
-    while (m.err == 0 && sqlite3_step(s) == SQLITE_ROW) {
+    sqlite3_finalize(s);
+    if (r < 0 || n == 0) {
+        free(rows);
+        free(legacy);
+        return r;
+    }
+    for (size_t i = nj; i < n; i++)
+        rows[i].p = legacy + (uintptr_t)rows[i].p;
+    if (n > nj)
+        qsort(rows, n, sizeof(*rows), cmp_crow);
+    if (matrix_init(&m, n) < 0) {
+        free(rows);
+        free(legacy);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n && m.err == 0; i++) {
+        if (m.rows && rows[i].ts == m.ts[m.rows - 1])
+            continue; /* (a legacy row the journal holds too) */
         m.cur = m.rows;
-        m.ts[m.rows] = sqlite3_column_int64(s, 0);
-        if (row_decode(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), matrix_set,
-                       &m) < 0) {
+        m.ts[m.rows] = rows[i].ts;
+        if (row_decode(rows[i].p, rows[i].len, matrix_set, &m) < 0) {
             log_warn("%s: a damaged tick row at %" PRId64 " is dropped from the history", st->path,
-                     m.ts[m.rows]);
+                     rows[i].ts);
             for (size_t c = 0; c < m.cols; c++)
                 m.v[c * m.max_rows + m.rows] = NAN;
             continue;
         }
         m.rows++;
     }
-    sqlite3_finalize(s);
+    free(rows);
+    free(legacy);
     r = m.err;
     if (r == 0 && m.rows > 0)
         r = merge_existing(st, hour, &m);
-    if (r == 0 && m.rows > BLK_MAX_ROWS)
-        m.rows = BLK_MAX_ROWS; /* (only after a pathological clock) */
-    if (r == 0 && m.rows > 0)
-        r = encode_matrix(&m, &b);
-    if (r == 0 && m.rows > 0)
-        r = insert_block(st, 0, hour, m.ts[m.rows - 1], m.rows, &b);
+    /* more rows than a block holds (an interval under 55 ms): equal parts */
+    if (r == 0 && m.rows > 0) {
+        size_t parts = (m.rows + BLK_MAX_ROWS - 1) / BLK_MAX_ROWS, first = 0;
+        for (size_t k = 0; k < parts && r == 0; k++) {
+            size_t cnt = (m.rows - first) / (parts - k);
+            b.len = 0;
+            r = encode_rows(&m, first, cnt, &b);
+            if (r == 0)
+                r = insert_block(st, 0, k ? m.ts[first] : hour, m.ts[first + cnt - 1], cnt, &b);
+            if (r == 0)
+                STAT_ADD(st, blocks[0], 1);
+            first += cnt;
+        }
+    }
     if (r == 0 && m.rows > 0)
         r = rollup(&m, false, hour, MINUTE_MS, 60, &mm);
     if (r == 0 && mm.rows > 0) {
@@ -845,6 +1501,10 @@ static int compact_hour(struct store *st, int64_t hour)
         r = encode_matrix(&mm, &b);
         if (r == 0)
             r = insert_block(st, 1, hour, mm.ts[mm.rows - 1], mm.rows, &b);
+        if (r == 0)
+            STAT_ADD(st, blocks[1], 1);
+        if (r == 0 && hour < st->days_from)
+            st->days_from = hour - hour % DAY_MS; /* a late hour: its day's block is due */
     }
     if (r == 0) {
         rc = sqlite3_prepare_v2(st->db, "DELETE FROM ticks WHERE ts >= ? AND ts < ?", -1, &s, NULL);
@@ -856,8 +1516,6 @@ static int compact_hour(struct store *st, int64_t hour)
         }
         r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
     }
-    if (r == 0)
-        STAT_ADD(st, blocks[0], 1), STAT_ADD(st, blocks[1], mm.rows > 0);
     matrix_done(&m);
     matrix_done(&mm);
     bytebuf_done(&b);
@@ -955,49 +1613,6 @@ static int compact_day(struct store *st, int64_t day)
     return r;
 }
 
-/* Drops the rows of the raw block starting at `start` that are older than cutoff. */
-static int trim_block(struct store *st, int64_t start, const uint8_t *data, size_t len,
-                      int64_t cutoff)
-{
-    struct matrix m;
-    struct bytebuf b = {0};
-    size_t keep = 0, first;
-    sqlite3_stmt *s;
-    int r, rc;
-
-    r = block_matrix(data, len, &m);
-    if (r < 0)
-        return r;
-    while (keep < m.rows && m.ts[keep] < cutoff)
-        keep++;
-    first = keep;
-    /* shift the kept rows to the front */
-    for (size_t row = first; row < m.rows; row++) {
-        m.ts[row - first] = m.ts[row];
-        for (size_t c = 0; c < m.cols; c++)
-            m.v[c * m.max_rows + row - first] = m.v[c * m.max_rows + row];
-    }
-    m.rows -= first;
-    rc = sqlite3_prepare_v2(st->db, "DELETE FROM blocks WHERE tier = 0 AND start_ts = ?", -1, &s,
-                            NULL);
-    if (rc != SQLITE_OK) {
-        matrix_done(&m);
-        return sql_errno(rc);
-    }
-    sqlite3_bind_int64(s, 1, start);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
-    if (r == 0 && m.rows > 0) {
-        r = encode_matrix(&m, &b);
-        if (r == 0)
-            r = insert_block(st, 0, m.ts[0], m.ts[m.rows - 1], m.rows, &b);
-    }
-    matrix_done(&m);
-    bytebuf_done(&b);
-    return r;
-}
-
 static int retention(struct store *st, int64_t now_ms)
 {
     int64_t cut[3] = {now_ms - (int64_t)st->opt.raw_days * DAY_MS,
@@ -1018,6 +1633,18 @@ static int retention(struct store *st, int64_t now_ms)
         if (rc != SQLITE_DONE)
             return sql_errno(rc);
     }
+    /* text changes older than the raw data, but for the one in effect at the cut */
+    rc = sqlite3_prepare_v2(st->db,
+                            "DELETE FROM texts WHERE ts < ?1 AND ts < (SELECT max(u.ts) FROM "
+                            "texts u WHERE u.key = texts.key AND u.ts <= ?1)",
+                            -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return sql_errno(rc);
+    sqlite3_bind_int64(s, 1, cut[0]);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return sql_errno(rc);
     rc = sqlite3_prepare_v2(st->db, "DELETE FROM ticks WHERE ts < ?", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
@@ -1026,31 +1653,145 @@ static int retention(struct store *st, int64_t now_ms)
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
         return sql_errno(rc);
-    /* raw data is kept exactly retention_period_days: the block straddling
-     * the cut loses its older rows */
-    rc = sqlite3_prepare_v2(st->db,
-                            "SELECT start_ts, data FROM blocks WHERE tier = 0 AND start_ts < ? "
-                            "AND end_ts >= ?",
-                            -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return sql_errno(rc);
-    sqlite3_bind_int64(s, 1, cut[0]);
-    sqlite3_bind_int64(s, 2, cut[0]);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        int64_t start = sqlite3_column_int64(s, 0);
-        size_t len = (size_t)sqlite3_column_bytes(s, 1);
-        uint8_t *copy = malloc(len ? len : 1);
-        if (!copy) {
-            sqlite3_finalize(s);
-            return -ENOMEM;
-        }
-        memcpy(copy, sqlite3_column_blob(s, 1), len);
-        sqlite3_finalize(s);
-        r = trim_block(st, start, copy, len, cut[0]);
-        free(copy);
-    } else {
-        sqlite3_finalize(s);
+    /* raw data is kept exactly retention_period_days, to the sample: readers
+     * leave out what is older than the cut, and the block that straddles it
+     * goes when all of it is older (rewriting it every minute without its
+     * oldest rows would cost more than everything else the store does) */
+    if (cut[0] > st->raw_cut) {
+        r = meta_set_int(st, "raw_cut", cut[0]);
+        if (r == 0)
+            st->raw_cut = cut[0];
     }
+    return r;
+}
+
+/*
+ * Every finished hour of the journal (and of the ticks table an older version
+ * filled) into blocks, in one transaction that also records what it consumed;
+ * then the journal is rewritten without it. Call with lock.
+ */
+static int compact_ticks(struct store *st, int64_t before)
+{
+    struct jr_rec *recs = NULL;
+    struct crow *rows = NULL;
+    const uint8_t *map = NULL;
+    size_t map_len = 0;
+    bool own_map = false;
+    int64_t *lhours = NULL;
+    size_t *idx = NULL, nl = 0, lcap = 0, nr = 0;
+    struct consumed c;
+    sqlite3_stmt *s;
+    long n;
+    int r = 0;
+
+    pthread_mutex_lock(&st->jlock);
+    c.gen = st->jr.gen;
+    c.off = st->jr.size;
+    c.before = before;
+    n = jr_range(&st->jr, INT64_MIN, before - 1, &idx);
+    if (n > 0 && !(recs = malloc((size_t)n * sizeof(*recs))))
+        n = -ENOMEM;
+    for (long i = 0; i < n; i++)
+        recs[i] = st->jr.v[idx[i]];
+    pthread_mutex_unlock(&st->jlock);
+    free(idx);
+    if (n < 0)
+        return (int)n;
+    /* the hours the ticks table still holds */
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT DISTINCT ts - ts % 3600000 FROM ticks WHERE ts < ? ORDER BY 1",
+                           -1, &s, NULL) != SQLITE_OK) {
+        free(recs);
+        return -EIO;
+    }
+    sqlite3_bind_int64(s, 1, before);
+    while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        if (nl == lcap) {
+            int64_t *nh = realloc(lhours, (lcap * 2 + 8) * sizeof(*nh));
+            if (!nh) {
+                r = -ENOMEM;
+                break;
+            }
+            lhours = nh;
+            lcap = lcap * 2 + 8;
+        }
+        lhours[nl++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    if (r == 0 && n == 0 && nl == 0)
+        goto out;
+    /* the journal's rows, in place (appends go on past them meanwhile) */
+    if (r == 0 && n > 0) {
+        if (st->jr.map) {
+            map = st->jr.map, map_len = st->jr.map_len;
+        } else {
+            map = jr_map(&st->jr, c.off);
+            map_len = map ? (size_t)c.off : 0;
+            own_map = map != NULL;
+        }
+        rows = malloc((size_t)n * sizeof(*rows));
+        if (!map || !rows)
+            r = map ? -ENOMEM : -EIO;
+    }
+    for (long i = 0; r == 0 && i < n; i++) {
+        const uint8_t *p = jr_view(map, map_len, &recs[i]);
+        if (!p) {
+            log_warn("%s: the tick at %" PRId64 " is damaged; it is left out", st->jpath,
+                     recs[i].ts);
+            continue;
+        }
+        rows[nr++] = (struct crow){recs[i].ts, p, recs[i].len};
+    }
+    if (r == 0)
+        r = exec(st, "BEGIN");
+    for (size_t i = 0, k = 0; r == 0 && (i < nr || k < nl);) {
+        int64_t hour;
+        size_t j = i;
+        if (i < nr)
+            hour = rows[i].ts - (rows[i].ts % HOUR_MS + HOUR_MS) % HOUR_MS;
+        else
+            hour = lhours[k];
+        if (k < nl && lhours[k] < hour)
+            hour = lhours[k];
+        while (j < nr && rows[j].ts < hour + HOUR_MS)
+            j++;
+        r = compact_hour(st, hour, rows + i, j - i);
+        i = j;
+        while (k < nl && lhours[k] <= hour)
+            k++;
+    }
+    if (r == 0 && n > 0) {
+        r = meta_set_int(st, "journal_gen", (int64_t)c.gen);
+        if (r == 0)
+            r = meta_set_int(st, "journal_off", (int64_t)c.off);
+        if (r == 0)
+            r = meta_set_int(st, "journal_before", c.before);
+    }
+    if (r == 0)
+        r = exec(st, "COMMIT");
+    if (r < 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    if (n > 0) {
+        pthread_mutex_lock(&st->jlock);
+        r = jr_rewrite(&st->jr, c.gen + 1, is_not_consumed, &c);
+        if (r < 0) {
+            /* kept in the file, out of the index; the next maintenance tries again */
+            log_warn("%s: cannot drop the compacted ticks yet: %s", st->jpath, strerror(-r));
+            jr_forget(&st->jr, is_consumed, &c);
+            r = 0;
+        }
+        pthread_mutex_unlock(&st->jlock);
+    }
+    STAT_SET(st, ticks_rows,
+             (uint64_t)query_int(st->db, "SELECT count(*) FROM ticks", 0) + st->jr.n);
+out:
+    if (own_map)
+        munmap((void *)map, map_len);
+    free(recs);
+    free(rows);
+    free(lhours);
     return r;
 }
 
@@ -1059,33 +1800,39 @@ int store_maintain(struct store *st, int64_t now_ms)
     int64_t this_hour = now_ms - now_ms % HOUR_MS, today = now_ms - now_ms % DAY_MS;
     int r = 0;
 
+    if (st->opt.read_only)
+        return -EROFS;
     pthread_mutex_lock(&st->lock);
-    /* every finished hour still in ticks, oldest first, one transaction each */
-    for (;;) {
-        int64_t oldest = query_int(st->db, "SELECT min(ts) FROM ticks", INT64_MAX);
-        int64_t hour = oldest - oldest % HOUR_MS;
-        if (oldest == INT64_MAX || hour >= this_hour)
-            break;
-        r = exec(st, "BEGIN");
-        if (r == 0)
-            r = compact_hour(st, hour);
-        if (r == 0)
-            r = exec(st, "COMMIT");
-        if (r < 0) {
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-            goto out;
-        }
-        STAT_SET(st, ticks_rows, (uint64_t)query_int(st->db, "SELECT count(*) FROM ticks", 0));
-    }
+    /* the journal on disk at least once a minute (the daemon calls this every
+     * 60 s): what a power cut can take */
+    if (jr_sync(&st->jr) < 0)
+        log_debug("%s: fdatasync: %s", st->jpath, strerror(errno));
+    if (journal_settle(st) < 0)
+        log_debug("%s: still holds compacted ticks", st->jpath);
+    r = compact_ticks(st, this_hour);
+    if (r < 0)
+        goto out;
     /* every finished day with minute blocks and no hour block */
     for (;;) {
-        int64_t day = query_int(st->db,
-                                "SELECT min(b.start_ts - b.start_ts % 86400000) FROM blocks b "
-                                "WHERE b.tier = 1 AND NOT EXISTS (SELECT 1 FROM blocks h WHERE "
-                                "h.tier = 2 AND h.start_ts = b.start_ts - b.start_ts % 86400000)",
-                                INT64_MAX);
-        if (day == INT64_MAX || day >= today)
+        /* from the day the last call left off (or one a late hour went into):
+         * a scan of every minute block each minute would cost milliseconds */
+        sqlite3_stmt *q;
+        int64_t day = INT64_MAX;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT min(b.start_ts - b.start_ts % 86400000) FROM blocks b "
+                               "WHERE b.tier = 1 AND b.start_ts >= ? AND NOT EXISTS (SELECT 1 "
+                               "FROM blocks h WHERE h.tier = 2 AND h.start_ts = b.start_ts - "
+                               "b.start_ts % 86400000)",
+                               -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, st->days_from);
+            if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+                day = sqlite3_column_int64(q, 0);
+            sqlite3_finalize(q);
+        }
+        if (day == INT64_MAX || day >= today) {
+            st->days_from = today;
             break;
+        }
         r = exec(st, "BEGIN");
         if (r == 0)
             r = compact_day(st, day);
@@ -1106,6 +1853,71 @@ int store_maintain(struct store *st, int64_t now_ms)
 out:
     pthread_mutex_unlock(&st->lock);
     return r;
+}
+
+/*
+ * Calls fn(ctx, ts, row, len) for each journal tick in [from, to], in time
+ * order (newest first when desc), until fn returns non-zero. A record that
+ * fails its check is skipped. 0 or -errno. Call with lock.
+ */
+static int journal_each(struct store *st, int64_t from, int64_t to, bool desc,
+                        int (*fn)(void *ctx, int64_t ts, const uint8_t *row, size_t len), void *ctx)
+{
+    struct jr_rec *recs = NULL;
+    uint8_t *buf = NULL;
+    size_t *idx, cap = 0;
+    long n;
+    int r = 0;
+
+    pthread_mutex_lock(&st->jlock);
+    n = jr_range(&st->jr, from, to, &idx);
+    if (n > 0 && !(recs = malloc((size_t)n * sizeof(*recs))))
+        n = -ENOMEM;
+    for (long i = 0; i < n; i++)
+        recs[i] = st->jr.v[idx[i]];
+    pthread_mutex_unlock(&st->jlock);
+    free(idx);
+    if (n < 0)
+        return (int)n;
+    for (long k = 0; k < n && r == 0; k++) {
+        const struct jr_rec *rec = &recs[desc ? n - 1 - k : k];
+        if (rec->len > cap) {
+            uint8_t *nb = realloc(buf, rec->len);
+            if (!nb) {
+                r = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = rec->len;
+        }
+        if (jr_read(&st->jr, rec, buf) < 0)
+            continue;
+        if (fn(ctx, rec->ts, buf, rec->len))
+            break;
+    }
+    free(buf);
+    free(recs);
+    return r;
+}
+
+/* A read-only opener reads the database in one read transaction, with the
+ * journal as it was then (another process compacts and rewrites it). */
+static void ro_begin(struct store *st)
+{
+    if (!st->opt.read_only)
+        return;
+    sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+    reg_done(&st->reg);
+    st->next_id = 1;
+    load_registry(st);
+    st->raw_cut = meta_get_int(st, "raw_cut", INT64_MIN);
+    journal_reload(st);
+}
+
+static void ro_end(struct store *st)
+{
+    if (st->opt.read_only)
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 }
 
 /* ---- queries ---- */
@@ -1218,8 +2030,36 @@ static int64_t tier_earliest(struct store *st, int tier)
     if (tier == 0) {
         int64_t t = query_int(st->db, "SELECT min(ts) FROM ticks", INT64_MAX);
         e = t < e ? t : e;
+        pthread_mutex_lock(&st->jlock);
+        for (size_t i = 0; i < st->jr.n; i++) {
+            if (st->jr.v[i].ts < e)
+                e = st->jr.v[i].ts;
+            if (st->jr.sorted)
+                break;
+        }
+        pthread_mutex_unlock(&st->jlock);
+        if (e != INT64_MAX && e < st->raw_cut)
+            e = st->raw_cut;
     }
     return e;
+}
+
+struct feed_ctx {
+    struct buckets *bk;
+    uint32_t id;
+    long seen;
+};
+
+static int feed_row(void *ctx, int64_t ts, const uint8_t *row, size_t len)
+{
+    struct feed_ctx *f = ctx;
+    struct raw_ctx c = {f->id, false, NAN};
+
+    if (row_decode(row, len, raw_pick, &c) == 0 && c.found) {
+        bucket_add(f->bk, ts, c.v, c.v, c.v, 1);
+        f->seen++;
+    }
+    return 0;
 }
 
 /* Feeds the buckets from tier `tier` over [from, to]; the number of samples seen,
@@ -1231,6 +2071,8 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
     long seen = 0;
     int rc;
 
+    if (tier == 0 && from < st->raw_cut)
+        from = st->raw_cut; /* past retention, not deleted yet */
     *covered = from;
     if (to < from)
         return 0;
@@ -1306,6 +2148,13 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
             seen++;
         }
         sqlite3_finalize(s);
+        {
+            struct feed_ctx f = {bk, id, 0};
+            rc = journal_each(st, from, to, false, feed_row, &f);
+            if (rc < 0)
+                return rc;
+            seen += f.seen;
+        }
     }
     return seen;
 }
@@ -1328,20 +2177,17 @@ long store_query(struct store *st, const char *series, int64_t from_ms, int64_t 
     if (step <= 0)
         step = (to_ms - from_ms) / STORE_MAX_POINTS + 1;
     pthread_mutex_lock(&st->lock);
+    ro_begin(st);
     e = reg_get(&st->reg, series);
-    if (!e && st->opt.read_only) {
-        /* another process may have added it since we opened */
-        reg_done(&st->reg);
-        load_registry(st);
-        e = reg_get(&st->reg, series);
-    }
     if (!e) {
+        ro_end(st);
         pthread_mutex_unlock(&st->lock);
         return -ENOENT;
     }
     id = e->id;
     if (buckets_init(&bk, from_ms, to_ms, step) < 0) {
         buckets_done(&bk);
+        ro_end(st);
         pthread_mutex_unlock(&st->lock);
         return -E2BIG;
     }
@@ -1373,6 +2219,7 @@ long store_query(struct store *st, const char *series, int64_t from_ms, int64_t 
                 cursor = cov;
         }
     }
+    ro_end(st);
     pthread_mutex_unlock(&st->lock);
     if (seen < 0) {
         buckets_done(&bk);
@@ -1420,6 +2267,7 @@ struct hist {
     size_t n, limit;
     int64_t from, to, next;
     const char *node_id;
+    bool desc; /* newest first */
     int err;
     struct snapshot *cur; /* being filled from a tick row */
 };
@@ -1492,6 +2340,91 @@ static int hist_block(struct hist *h, const uint8_t *data, size_t len)
     return h->err;
 }
 
+/*
+ * The text fields of snapshots v[0..n) (in time order) from the change log:
+ * every change up to the newest of them, applied in time order. 0 or -errno.
+ */
+static int hist_texts(struct store *st, struct snapshot **v, size_t n)
+{
+    struct text_field *cur = NULL;
+    size_t ncur = 0;
+    sqlite3_stmt *s;
+    int r = 0, rc;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT key, ts, value FROM texts WHERE ts <= ? ORDER BY ts", -1,
+                           &s, NULL) != SQLITE_OK)
+        return 0; /* (a format-1 database read by another process: no texts) */
+    sqlite3_bind_int64(s, 1, (int64_t)v[n - 1]->timestamp_ms);
+    rc = sqlite3_step(s);
+    for (size_t i = 0; i < n && r == 0; i++) {
+        /* the changes up to this snapshot's time */
+        while (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) <= (int64_t)v[i]->timestamp_ms) {
+            const char *key = (const char *)sqlite3_column_text(s, 0);
+            size_t len = (size_t)sqlite3_column_bytes(s, 2), j;
+            for (j = 0; j < ncur && strcmp(cur[j].key, key) != 0; j++)
+                ;
+            if (j == ncur) {
+                struct text_field *nc = realloc(cur, (ncur + 1) * sizeof(*nc));
+                if (!nc || !(key = strdup(key))) {
+                    if (nc)
+                        cur = nc;
+                    r = -ENOMEM;
+                    break;
+                }
+                cur = nc;
+                memset(&cur[ncur], 0, sizeof(cur[ncur]));
+                cur[ncur++].key = (char *)key;
+            }
+            free(cur[j].val);
+            cur[j].val = NULL;
+            cur[j].present = sqlite3_column_type(s, 2) != SQLITE_NULL;
+            if (cur[j].present) {
+                cur[j].val = malloc(len ? len : 1);
+                if (!cur[j].val) {
+                    cur[j].present = false;
+                    r = -ENOMEM;
+                    break;
+                }
+                memcpy(cur[j].val, sqlite3_column_blob(s, 2), len);
+                cur[j].len = len;
+            }
+            rc = sqlite3_step(s);
+        }
+        for (size_t j = 0; j < ncur && r == 0; j++)
+            if (cur[j].present && snapshot_set_text(v[i], cur[j].key, (const char *)cur[j].val,
+                                                    cur[j].len) == -ENOMEM)
+                r = -ENOMEM;
+    }
+    sqlite3_finalize(s);
+    for (size_t j = 0; j < ncur; j++) {
+        free(cur[j].key);
+        free(cur[j].val);
+    }
+    free(cur);
+    return r;
+}
+
+/* A journal tick, in the order of the walk (oldest or newest first). */
+static int hist_journal_row(void *ctx, int64_t ts, const uint8_t *row, size_t len)
+{
+    struct hist *h = ctx;
+
+    if (h->desc) {
+        if (h->n >= h->limit)
+            return 1;
+    } else if (!hist_wants(h, ts)) {
+        return h->n >= h->limit && h->next;
+    }
+    if (!(h->cur = hist_new(h, ts)))
+        return 1;
+    if (row_decode(row, len, hist_row_set, h) < 0) {
+        snapshot_unref(h->cur);
+        return 0;
+    }
+    hist_push(h, h->cur);
+    return h->err != 0;
+}
+
 static int cmp_snap(const void *a, const void *b)
 {
     uint64_t x = (*(struct snapshot *const *)a)->timestamp_ms;
@@ -1504,7 +2437,12 @@ long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limi
                    bool oldest_first, const char *node_id,
                    void (*fn)(void *ctx, const struct snapshot *snap), void *ctx, int64_t *ret_next)
 {
-    struct hist h = {.st = st, .limit = limit, .from = from_ms, .to = to_ms, .node_id = node_id};
+    struct hist h = {.st = st,
+                     .limit = limit,
+                     .from = from_ms,
+                     .to = to_ms,
+                     .node_id = node_id,
+                     .desc = !oldest_first};
     sqlite3_stmt *s = NULL;
     int rc;
 
@@ -1520,9 +2458,16 @@ long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limi
     if (!h.v)
         return -ENOMEM;
     pthread_mutex_lock(&st->lock);
-    if (st->opt.read_only) {
-        reg_done(&st->reg);
-        load_registry(st);
+    ro_begin(st);
+    if (from_ms < st->raw_cut)
+        from_ms = h.from = st->raw_cut; /* past retention, not deleted yet */
+    if (to_ms < from_ms)
+        goto out;
+    if (!oldest_first) {
+        /* the journal holds the newest */
+        h.err = journal_each(st, from_ms, to_ms, true, hist_journal_row, &h);
+        if (h.err || h.n >= limit)
+            goto out;
     }
     if (oldest_first) {
         rc = sqlite3_prepare_v2(st->db,
@@ -1593,10 +2538,15 @@ long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limi
         if (oldest_first && h.n >= limit && h.next)
             break;
     }
+    if (oldest_first && !h.err && !(h.n >= limit && h.next))
+        h.err = journal_each(st, from_ms, to_ms, false, hist_journal_row, &h);
 out:
     sqlite3_finalize(s);
-    pthread_mutex_unlock(&st->lock);
     qsort(h.v, h.n, sizeof(*h.v), cmp_snap);
+    if (!h.err && h.n)
+        h.err = hist_texts(st, h.v, h.n);
+    ro_end(st);
+    pthread_mutex_unlock(&st->lock);
     /* the interval each snapshot's rates cover: the gap to the one before */
     for (size_t i = 1; i < h.n; i++)
         h.v[i]->interval_sec = (double)(h.v[i]->timestamp_ms - h.v[i - 1]->timestamp_ms) / 1000.0;

@@ -1,18 +1,22 @@
 /*
- * The history store: one SQLite database (WAL) in the data directory.
+ * The history store: one SQLite database (WAL) in the data directory, and the
+ * tick journal beside it (journal.h).
  *
- *   ticks    the newest snapshots, one row each, appended durably every tick
+ *   journal  the newest snapshots, one record each, appended every tick with
+ *            one write() (arthamon.db-ticks)
  *   blocks   compacted history: tier 0 raw (an hour of snapshots per block),
  *            tier 1 per minute and tier 2 per hour (min, max, sum, count),
  *            each block in the columnar format of codec.h
+ *   texts    the snapshots' text fields, a change log (key, time, value)
  *   series   the series registry: "cpu.core_usage{core=0}" -> id
  *   records  anomalies, alert deliveries and other events (later users)
  *
  * The sampler thread appends; store_maintain() (called from a background
- * thread) compacts finished hours into blocks, derives the tiers and applies
- * retention. Queries may come from any thread, and from another process
- * (arthamon query) while the daemon writes. All times are epoch milliseconds
- * and come from the caller (the snapshots, or an injected clock in tests).
+ * thread) compacts finished hours of the journal into blocks, derives the
+ * tiers and applies retention, while appends go on. Queries may come from any
+ * thread, and from another process (arthamon query) while the daemon writes.
+ * All times are epoch milliseconds and come from the caller (the snapshots,
+ * or an injected clock in tests).
  */
 #ifndef AM_STORE_STORE_H
 #define AM_STORE_STORE_H
@@ -45,8 +49,9 @@ int store_open(struct store **ret, const char *path, const struct store_options 
                struct strbuf *errs);
 void store_close(struct store *st);
 
-/* Appends one snapshot (one transaction). 0 or -errno (-ENOSPC when the disk
- * is full); the store stays usable after a failure. */
+/* Appends one snapshot (a journal record; its text fields when they changed).
+ * 0 or -errno (-ENOSPC when the disk is full); the store stays usable after a
+ * failure. One thread at a time appends (calls are serialised). */
 int store_append(struct store *st, const struct snapshot *snap);
 
 /* Compacts finished hours into blocks, computes the tiers, applies retention,
@@ -82,9 +87,9 @@ long store_query(struct store *st, const char *series, int64_t from_ms, int64_t 
  * oldest_first: the first `limit` from from_ms on, and *ret_next (may be
  * NULL) the timestamp of the one after them (0: none); otherwise the newest
  * `limit` up to to_ms. fn gets them oldest first, with node_id set to
- * node_id; every numeric figure is as it was appended (the text fields of a
- * snapshot, such as model names, are only those carried as labels). Returns
- * the number given to fn, or -errno.
+ * node_id (or the node id recorded with it); every figure as it was
+ * appended, text fields included. Nothing older than the raw retention is
+ * given. Returns the number given to fn, or -errno.
  */
 long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limit,
                    bool oldest_first, const char *node_id,
@@ -92,13 +97,15 @@ long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limi
                    int64_t *ret_next);
 
 /* Moves the WAL's content into the database file and truncates the WAL (what a
- * backup or a size measurement wants first). 0 or -errno. */
+ * backup or a size measurement wants first; the journal is a file of its own).
+ * 0 or -errno. */
 int store_checkpoint(struct store *st);
 
 /* Counters for the self-metrics and tests (read without waiting for the store). */
 struct store_stats {
     uint64_t appends, append_errors;
-    uint64_t ticks_rows, blocks[3];
+    uint64_t ticks_rows; /* snapshots not compacted yet (in the journal) */
+    uint64_t blocks[3];
     uint64_t series;
 };
 void store_get_stats(struct store *st, struct store_stats *ret);

@@ -1,8 +1,11 @@
 /*
  * The history database: append, compaction into blocks and tiers, retention
  * with an injected clock (31 days of 5 s samples keep exactly 30 days raw,
- * the tiers intact, and the file stops growing), queries per tier, and the
- * refusal of files that are not ours, damaged or newer.
+ * the tiers intact, and the file stops growing), queries per tier, the
+ * refusal of files that are not ours, damaged or newer; the tick journal
+ * beside it (a torn tail, a journal of another database, a crash between
+ * compaction's commit and the journal's rewrite, an hour of more ticks than a
+ * block holds); the text fields kept through the history.
  */
 #include <errno.h>
 #include <math.h>
@@ -41,7 +44,11 @@ static int teardown(void **state)
     char p[160];
 
     (void)state;
-    for (const char *sfx = ""; sfx; sfx = !*sfx ? "-wal" : !strcmp(sfx, "-wal") ? "-shm" : NULL) {
+    for (const char *sfx = ""; sfx; sfx = !*sfx                    ? "-wal"
+                                          : !strcmp(sfx, "-wal")   ? "-shm"
+                                          : !strcmp(sfx, "-shm")   ? "-ticks"
+                                          : !strcmp(sfx, "-ticks") ? "-ticks.tmp"
+                                                                   : NULL) {
         snprintf(p, sizeof(p), "%s%s", path, sfx);
         unlink(p);
     }
@@ -83,6 +90,13 @@ static void append_at(struct store *st, int64_t ts)
     snapshot_unref(s);
 }
 
+static void no_snapshot(void *ctx, const struct snapshot *snap)
+{
+    (void)ctx;
+    (void)snap;
+}
+#define NULL_FN no_snapshot
+
 struct collect {
     size_t n;
     int64_t first, last;
@@ -109,12 +123,16 @@ static long query(struct store *st, const char *series, int64_t from, int64_t to
     return store_query(st, series, from, to, step, agg, tier, collect, c);
 }
 
+/* The database and its tick journal. */
 static off_t file_size(void)
 {
-    struct stat sb;
+    struct stat sb, sj;
+    char jp[160];
 
+    snprintf(jp, sizeof(jp), "%s-ticks", path);
     assert_int_equal(stat(path, &sb), 0);
-    return sb.st_size;
+    assert_int_equal(stat(jp, &sj), 0);
+    return sb.st_size + sj.st_size;
 }
 
 static void append_compact_query(void **state)
@@ -207,34 +225,61 @@ static void retention_with_injected_clock(void **state)
     store_close(st);
 }
 
-/* The raw tier keeps exactly retention_period_days, to the sample. */
+/* The raw tier keeps exactly retention_period_days, to the sample: nothing
+ * older is answered (raw queries, history, another process reading), and a
+ * block all older than that is gone from the file. */
+static void oldest_first_ts(void *ctx, const struct snapshot *snap)
+{
+    int64_t *t = ctx;
+
+    if (!*t)
+        *t = (int64_t)snap->timestamp_ms;
+}
+
 static void raw_cut_is_exact(void **state)
 {
-    struct store *st = open_ok(1, 90, 730);
-    int64_t t0 = 1700006400000LL - 1700006400000LL % DAY, t, now;
+    struct store_options ro = {
+        .raw_days = 1, .minute_days = 90, .hour_days = 730, .read_only = true};
+    struct store *st = open_ok(1, 90, 730), *rd;
+    int64_t t0 = 1700006400000LL - 1700006400000LL % DAY, t, now, oldest = 0;
     struct collect c;
+    struct strbuf errs;
     sqlite3 *db;
     sqlite3_stmt *s;
-    int64_t oldest = 0;
+    int tier;
 
     (void)state;
     for (t = t0; t < t0 + DAY + 7 * 3600000 + 1234 * STEP / 1000; t += STEP)
         append_at(st, t);
     now = t - STEP;
     assert_int_equal(store_maintain(st, now), 0);
+    /* raw samples: the first at most one step after now - 1 day */
+    assert_true(query(st, "cpu.usage_percent", now - DAY, now, 0, AGG_COUNT, &tier, &c) > 0);
+    assert_int_equal(tier, 0);
+    assert_true(c.first >= now - DAY && c.first < now - DAY + STEP);
+    /* just before the cut: not raw samples any more, the minute tier answers */
+    assert_true(query(st, "cpu.usage_percent", now - DAY - 1800000, now - DAY - 1, 0, AGG_COUNT,
+                      &tier, &c) > 0);
+    assert_int_equal(tier, 1);
+    assert_true(store_history(st, t0, now, 1, true, "n", oldest_first_ts, &oldest, NULL) == 1);
+    assert_true(oldest >= now - DAY && oldest < now - DAY + STEP);
+    strbuf_init(&errs, 4096);
+    assert_int_equal(store_open(&rd, path, &ro, &errs), 0);
+    oldest = 0;
+    assert_true(store_history(rd, t0, now, 1, true, "n", oldest_first_ts, &oldest, NULL) == 1);
+    assert_true(oldest >= now - DAY && oldest < now - DAY + STEP);
+    store_close(rd);
+    strbuf_done(&errs);
     store_close(st);
-    /* the oldest raw sample, read from the blocks' start times and the ticks */
+    /* no raw block wholly older than the cut is left in the file */
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT min(start_ts) FROM blocks WHERE tier = 0", -1, &s, NULL),
+        sqlite3_prepare_v2(db, "SELECT min(end_ts) FROM blocks WHERE tier = 0", -1, &s, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    oldest = sqlite3_column_int64(s, 0);
+    assert_true(sqlite3_column_int64(s, 0) >= now - DAY);
     sqlite3_finalize(s);
     sqlite3_close(db);
-    assert_true(oldest >= now - DAY);
-    assert_true(oldest < now - DAY + STEP);
-    (void)c;
 }
 
 /* The clock steps back into an hour already compacted: its snapshots join the
@@ -328,6 +373,251 @@ static void refuses_what_is_not_ours(void **state)
     strbuf_done(&errs);
 }
 
+/* ---- the tick journal ---- */
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+
+    assert_non_null(a);
+    assert_non_null(b);
+    while ((n = fread(buf, 1, sizeof(buf), a)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    fclose(b);
+}
+
+static long count_history(struct store *st, int64_t from, int64_t to)
+{
+    int64_t next = 0;
+    long total = 0, n;
+
+    do {
+        n = store_history(st, from, to, 1000, true, "n", NULL_FN, NULL, &next);
+        assert_true(n >= 0);
+        total += n;
+        from = next;
+    } while (next);
+    return total;
+}
+
+/* A crash after compaction committed but before the journal was rewritten:
+ * the old journal, with the compacted hour still in it, is found at the next
+ * start; its ticks are not counted twice, and the newer ones are all there. */
+static void crash_between_commit_and_rewrite(void **state)
+{
+    struct store *st = open_ok(30, 90, 730);
+    int64_t t0 = 1700006400000LL - 1700006400000LL % DAY, t;
+    char jp[160], saved[170];
+    struct collect c;
+    int tier;
+
+    (void)state;
+    for (t = t0; t < t0 + 3600000 + 100 * STEP; t += STEP)
+        append_at(st, t);
+    snprintf(jp, sizeof(jp), "%s-ticks", path);
+    snprintf(saved, sizeof(saved), "%s.saved", jp);
+    copy_file(jp, saved);
+    assert_int_equal(store_maintain(st, t), 0);
+    store_close(st);
+    copy_file(saved, jp); /* the journal as it was before the rewrite */
+    unlink(saved);
+    st = open_ok(30, 90, 730);
+    assert_int_equal(query(st, "cpu.usage_percent", t0, t0 + 3600000 - 1, 0, AGG_COUNT, &tier, &c),
+                     720);
+    assert_true(c.sum == 720);
+    assert_int_equal(count_history(st, t0, t), 820);
+    /* and once more compacted: still once each */
+    assert_int_equal(store_maintain(st, t0 + 2 * 3600000 + 1), 0);
+    assert_int_equal(count_history(st, t0, t), 820);
+    store_close(st);
+}
+
+/* A write cut short (a crash mid-record, or garbage at the end) ends the
+ * journal there: the whole ticks before it stay, new ones go after them. */
+static void torn_tail_is_cut(void **state)
+{
+    struct store *st = open_ok(30, 90, 730);
+    int64_t t0 = 1700006400000LL, t = t0;
+    char jp[160];
+    FILE *f;
+
+    (void)state;
+    for (int i = 0; i < 10; i++, t += STEP)
+        append_at(st, t);
+    store_close(st);
+    snprintf(jp, sizeof(jp), "%s-ticks", path);
+    f = fopen(jp, "ab");
+    assert_non_null(f);
+    {
+        /* a record header promising 48 bytes, and fewer */
+        static const char torn[] =
+            "\x30\x00\x00\x00\x01\x02\x03\x04garbage, as a torn write leaves";
+        assert_int_equal(fwrite(torn, 1, sizeof(torn) - 1, f), sizeof(torn) - 1);
+    }
+    fclose(f);
+    st = open_ok(30, 90, 730);
+    assert_int_equal(count_history(st, t0, t0 + DAY), 10);
+    append_at(st, t);
+    store_close(st);
+    st = open_ok(30, 90, 730);
+    assert_int_equal(count_history(st, t0, t0 + DAY), 11);
+    store_close(st);
+}
+
+/* A journal left beside another database is set aside, not replayed. */
+static void foreign_journal_set_aside(void **state)
+{
+    struct store *st = open_ok(30, 90, 730);
+    char jp[160], other[160];
+    int64_t t0 = 1700006400000LL;
+
+    (void)state;
+    for (int i = 0; i < 5; i++)
+        append_at(st, t0 + i * STEP);
+    store_close(st);
+    snprintf(jp, sizeof(jp), "%s-ticks", path);
+    snprintf(other, sizeof(other), "%s/other", dir);
+    copy_file(jp, other);
+    unlink(path);
+    unlink(jp);
+    st = open_ok(30, 90, 730); /* a new database... */
+    store_close(st);
+    copy_file(other, jp); /* ...beside the old one's journal */
+    unlink(other);
+    st = open_ok(30, 90, 730);
+    assert_int_equal(count_history(st, t0, t0 + DAY), 0);
+    append_at(st, t0 + 10 * STEP);
+    assert_int_equal(count_history(st, t0, t0 + DAY), 1);
+    store_close(st);
+    /* the set-aside file is there, untouched (removed here) */
+    {
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "ls %s/*.orphan-* >/dev/null 2>&1 && rm -f %s/*.orphan-*", dir,
+                 dir);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
+/* An interval under 55 ms fills an hour with more ticks than a block holds:
+ * the hour is kept in more than one block, every tick of it. */
+static void hour_larger_than_a_block(void **state)
+{
+    struct store *st = open_ok(30, 90, 730);
+    int64_t t0 = 1700006400000LL - 1700006400000LL % DAY, n = 3600000 / 50;
+    struct collect c;
+    int tier;
+
+    (void)state;
+    for (int64_t i = 0; i < n; i++)
+        append_at(st, t0 + i * 50);
+    assert_int_equal(store_maintain(st, t0 + 3600000 + 1), 0);
+    assert_int_equal(
+        query(st, "cpu.usage_percent", t0, t0 + 3600000 - 1, 60000, AGG_COUNT, &tier, &c), 60);
+    assert_true(c.sum == (double)n);
+    assert_int_equal(count_history(st, t0, t0 + 3600000), n);
+    store_close(st);
+}
+
+/* ---- text fields ---- */
+
+struct texts_seen {
+    size_t n;
+    char json[8][4096];
+};
+
+static void keep_json(void *ctx, const struct snapshot *snap)
+{
+    struct texts_seen *t = ctx;
+    struct strbuf sb;
+
+    strbuf_init(&sb, 1 << 20);
+    assert_int_equal(snapshot_to_json(snap, &sb), 0);
+    if (t->n < 8)
+        snprintf(t->json[t->n], sizeof(t->json[0]), "%s", sb.buf);
+    t->n++;
+    strbuf_done(&sb);
+}
+
+static const char *const leaks[] = {"rss grew 12 MB/h for 6 h", "heap, not caches"};
+
+static void append_texts(struct store *st, int64_t ts, const char *algo, size_t n_leaks)
+{
+    struct snapshot *s = snapshot_new();
+
+    assert_non_null(s);
+    s->timestamp_ms = (uint64_t)ts;
+    s->timestamp = (uint64_t)(ts / 1000);
+    s->node_id = snapshot_strdup(s, "n");
+    s->cpu.usage_percent = 12.5;
+    if (algo)
+        s->node.consensus_metrics.algorithm = snapshot_strdup(s, algo);
+    s->memory.leak_indicators = (const char **)leaks;
+    s->memory.n_leak_indicators = n_leaks;
+    assert_int_equal(
+        snapshot_set_series(s, "model_inference.avg_inference_ms{model=m\\,1,type=llm}", 3.25), 0);
+    s->model_inference[0].quantization_info = snapshot_strdup(s, "int8, per channel");
+    s->model_inference[0].quantum_accelerated = true;
+    assert_int_equal(store_append(st, s), 0);
+    s->memory.leak_indicators = NULL;
+    s->memory.n_leak_indicators = 0;
+    snapshot_unref(s);
+}
+
+static void check_texts(struct store *st, int64_t t0)
+{
+    struct texts_seen t;
+
+    for (int dir_old = 0; dir_old < 2; dir_old++) {
+        memset(&t, 0, sizeof(t));
+        assert_int_equal(store_history(st, t0, t0 + DAY, 100, dir_old, "n", keep_json, &t, NULL),
+                         4);
+        assert_non_null(strstr(t.json[0], "\"algorithm\":\"pos\""));
+        assert_non_null(strstr(t.json[0], "\"leak_indicators\":[\"rss grew 12 MB/h for 6 h\","
+                                          "\"heap, not caches\"]"));
+        assert_non_null(strstr(t.json[0], "\"quantization_info\":\"int8, per channel\""));
+        assert_non_null(strstr(t.json[0], "\"quantum_accelerated\":true"));
+        assert_non_null(strstr(t.json[1], "\"algorithm\":\"pos\""));
+        assert_non_null(strstr(t.json[2], "\"algorithm\":\"tendermint\""));
+        assert_non_null(strstr(t.json[2], "\"leak_indicators\":[\"rss grew 12 MB/h for 6 h\"]"));
+        assert_non_null(strstr(t.json[3], "\"algorithm\":null"));
+        assert_non_null(strstr(t.json[3], "\"leak_indicators\":[]"));
+        assert_non_null(strstr(t.json[3], "\"quantization_info\":\"int8, per channel\""));
+    }
+}
+
+/* The text fields a snapshot holds come back with it: as written, as they
+ * change and disappear, from the journal, from the blocks, after a restart,
+ * and to another process reading the database. */
+static void texts_are_kept(void **state)
+{
+    struct store_options ro = {
+        .raw_days = 30, .minute_days = 90, .hour_days = 730, .read_only = true};
+    struct store *st = open_ok(30, 90, 730), *rd;
+    int64_t t0 = 1700006400000LL - 1700006400000LL % DAY;
+    struct strbuf errs;
+
+    (void)state;
+    append_texts(st, t0, "pos", 2);
+    append_texts(st, t0 + STEP, "pos", 2);
+    append_texts(st, t0 + 2 * STEP, "tendermint", 1);
+    append_texts(st, t0 + 3 * STEP, NULL, 0);
+    check_texts(st, t0);
+    strbuf_init(&errs, 4096);
+    assert_int_equal(store_open(&rd, path, &ro, &errs), 0);
+    check_texts(rd, t0);
+    store_close(rd);
+    assert_int_equal(store_maintain(st, t0 + 3600000 + 1), 0); /* into blocks */
+    check_texts(st, t0);
+    store_close(st);
+    st = open_ok(30, 90, 730);
+    check_texts(st, t0);
+    store_close(st);
+    strbuf_done(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +626,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(clock_steps_back, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_what_is_not_ours, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_with_injected_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(crash_between_commit_and_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(torn_tail_is_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(foreign_journal_set_aside, setup, teardown),
+        cmocka_unit_test_setup_teardown(hour_larger_than_a_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(texts_are_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
