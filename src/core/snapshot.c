@@ -3,6 +3,7 @@
 #include "common/parse.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,18 +166,37 @@ static const char *const cpu_modes[8] = {"user",   "nice", "system",  "idle",
     if (IS_SET(mi->member))                                  \
         fn(ctx, &series_table[S_##id], ml, 2, mi->member);
 
+/* "0", "1", ... made once: a core's label is a string that stays put, and
+ * printing it every tick cost more than the rest of the flattening. */
+#define CORE_NAMES 1024
+static char core_names[CORE_NAMES][6];
+static pthread_once_t core_names_once = PTHREAD_ONCE_INIT;
+
+static void core_names_init(void)
+{
+    for (unsigned i = 0; i < CORE_NAMES; i++)
+        snprintf(core_names[i], sizeof(core_names[i]), "%u", i);
+}
+
 void snapshot_flatten(const struct snapshot *s, series_visit_fn fn, void *ctx)
 {
-    char core[16];
+    char(*more)[12] = NULL; /* the names of cores past CORE_NAMES (never, in practice) */
 
+    pthread_once(&core_names_once, core_names_init);
+    if (s->cpu.n_cores > CORE_NAMES) {
+        more = malloc((s->cpu.n_cores - CORE_NAMES) * sizeof(*more));
+        for (uint32_t i = CORE_NAMES; more && i < s->cpu.n_cores; i++)
+            snprintf(more[i - CORE_NAMES], sizeof(more[0]), "%u", i);
+    }
     CPU_FIELDS(VISIT)
     for (uint32_t i = 0; i < s->cpu.n_cores; i++) {
-        struct series_label l = {"core", core};
-        if (!IS_SET(s->cpu.core_usage[i]))
+        struct series_label l = {"core", NULL};
+        if (!IS_SET(s->cpu.core_usage[i]) || (i >= CORE_NAMES && !more))
             continue;
-        snprintf(core, sizeof(core), "%u", i);
+        l.value = i < CORE_NAMES ? core_names[i] : more[i - CORE_NAMES];
         fn(ctx, &series_table[S_CPU_CORE], &l, 1, s->cpu.core_usage[i]);
     }
+    free(more);
     for (size_t i = 0; i < 8; i++) {
         struct series_label l = {"mode", cpu_modes[i]};
         if (IS_SET(s->cpu.seconds_total[i]))

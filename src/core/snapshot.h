@@ -229,7 +229,9 @@ struct series_label {
 typedef void (*series_visit_fn)(void *ctx, const struct series_desc *desc,
                                 const struct series_label *labels, size_t n_labels, double value);
 
-/* Calls fn once per present numeric figure of s, in a stable order. */
+/* Calls fn once per present numeric figure of s, in a stable order. A label
+ * value stays valid and unchanged until snapshot_flatten() returns (two labels
+ * at the same address are the same string). */
 void snapshot_flatten(const struct snapshot *s, series_visit_fn fn, void *ctx);
 
 /* The table behind snapshot_flatten(): every series a snapshot can hold. */

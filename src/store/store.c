@@ -27,7 +27,8 @@
 #define MINUTE_MS      60000LL
 #define DAY_MS         86400000LL
 #define KEY_MAX        512
-#define ROW_MAX_SERIES 65536
+#define ROW_ENTRY_MAX  (5 + 8) /* a row entry: varint id (32 bits), double */
+#define STMT_CACHE     48      /* prepared statements kept (more than the store has) */
 
 /* ---- the series registry: key -> id ---- */
 
@@ -191,7 +192,12 @@ struct store {
      * the changes the append being built makes to them */
     struct text_field *texts;
     size_t n_texts, cap_texts;
-    int64_t texts_ts;  /* of the newest change written */
+    int64_t texts_ts; /* of the newest change written */
+    struct {
+        const char *sql; /* the literal's address */
+        sqlite3_stmt *s;
+    } stmts[STMT_CACHE];
+    size_t n_stmts;
     int64_t raw_cut;   /* raw samples before it are past retention (INT64_MIN: none) */
     int64_t days_from; /* days before it have their hour block (INT64_MIN: unknown) */
     int err;           /* first error of the current append */
@@ -249,6 +255,46 @@ static int exec(struct store *st, const char *sql)
         return sql_errno(rc);
     }
     return 0;
+}
+
+/*
+ * The statement of a SQL literal, prepared once and kept (preparing costs
+ * more than running most of these; maintenance runs a dozen every minute).
+ * The caller resets it (sqlite3_reset) when done instead of finalizing it.
+ */
+static int prep(struct store *st, const char *sql, sqlite3_stmt **ret)
+{
+    int rc;
+
+    for (size_t i = 0; i < st->n_stmts; i++)
+        if (st->stmts[i].sql == sql) {
+            sqlite3_reset(st->stmts[i].s);
+            sqlite3_clear_bindings(st->stmts[i].s);
+            *ret = st->stmts[i].s;
+            return SQLITE_OK;
+        }
+    rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+    if (rc == SQLITE_OK && st->n_stmts < STMT_CACHE) {
+        st->stmts[st->n_stmts].sql = sql;
+        st->stmts[st->n_stmts++].s = *ret;
+    } else if (rc == SQLITE_OK) {
+        /* (the cache is full: never, with this file's statements) */
+        log_warn("store: statement cache full");
+    }
+    return rc;
+}
+
+/* BEGIN, COMMIT: one prepared step. 0 or -errno. */
+static int tx(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s;
+    int rc = prep(st, sql, &s);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+    }
+    return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : sql_errno(rc);
 }
 
 /* The first column of the first row of sql as an integer (or dflt). */
@@ -314,7 +360,7 @@ static int check_db(struct store *st, bool fresh, struct strbuf *errs)
                       st->path, ver, FORMAT_VERSION);
         return -EINVAL;
     }
-    if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK) {
+    if (prep(st, "PRAGMA quick_check", &s) != SQLITE_OK) {
         strbuf_printf(errs, "%s: cannot be checked (%s); restore a backup or move it away\n",
                       st->path, sqlite3_errmsg(st->db));
         return -EINVAL;
@@ -328,7 +374,7 @@ static int check_db(struct store *st, bool fresh, struct strbuf *errs)
                       st->path, why ? why : sqlite3_errmsg(st->db));
         r = -EINVAL;
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return r;
 }
 
@@ -337,7 +383,7 @@ static int load_registry(struct store *st)
     sqlite3_stmt *s;
     int r = 0;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT id, key FROM series", -1, &s, NULL) != SQLITE_OK)
+    if (prep(st, "SELECT id, key FROM series", &s) != SQLITE_OK)
         return -EIO;
     while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
         uint32_t id = (uint32_t)sqlite3_column_int64(s, 0);
@@ -345,7 +391,7 @@ static int load_registry(struct store *st)
         if (id >= st->next_id)
             st->next_id = id + 1;
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     STAT_SET(st, series, st->reg.n);
     return r;
 }
@@ -355,15 +401,14 @@ static int load_registry(struct store *st)
 static int meta_set_int(struct store *st, const char *key, int64_t v)
 {
     sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                                -1, &s, NULL);
+    int rc = prep(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", &s);
 
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, v);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : sql_errno(rc);
 }
 
@@ -372,13 +417,12 @@ static int64_t meta_get_int(struct store *st, const char *key, int64_t dflt)
     sqlite3_stmt *s;
     int64_t v = dflt;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) !=
-        SQLITE_OK)
+    if (prep(st, "SELECT value FROM meta WHERE key = ?", &s) != SQLITE_OK)
         return dflt;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return v;
 }
 
@@ -590,6 +634,8 @@ void store_close(struct store *st)
     if (!st)
         return;
     sqlite3_finalize(st->ins_series);
+    for (size_t i = 0; i < st->n_stmts; i++)
+        sqlite3_finalize(st->stmts[i].s);
     if (st->jr.fd >= 0 && !st->opt.read_only && jr_sync(&st->jr) < 0)
         log_warn("%s: %s", st->jpath, strerror(errno));
     jr_close(&st->jr);
@@ -763,7 +809,6 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
     struct store *st = c->st;
     struct key_cache *kc;
     size_t pos = c->pos++;
-    uint8_t b[10 + sizeof(v)];
     size_t bn = 0;
     uint32_t id;
 
@@ -795,14 +840,26 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
             st->kc[pos].desc = NULL; /* a miss next time: slower, not wrong */
     }
 put:
-    for (uint64_t x = id;; x >>= 7) {
-        b[bn++] = (uint8_t)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
-        if (x < 0x80)
-            break;
+    if (st->row_cap - st->row_len < ROW_ENTRY_MAX) {
+        uint8_t *nr = realloc(st->row, st->row_cap * 2 + ROW_ENTRY_MAX);
+        if (!nr) {
+            st->err = -ENOMEM;
+            return;
+        }
+        st->row = nr;
+        st->row_cap = st->row_cap * 2 + ROW_ENTRY_MAX;
     }
-    memcpy(b + bn, &v, sizeof(v));
-    if (row_put(st, b, bn + sizeof(v)) < 0)
-        st->err = -ENOMEM;
+    {
+        /* written in place: this runs for every series of every tick */
+        uint8_t *o = st->row + st->row_len;
+        for (uint64_t x = id;; x >>= 7) {
+            o[bn++] = (uint8_t)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
+            if (x < 0x80)
+                break;
+        }
+        memcpy(o + bn, &v, sizeof(v));
+        st->row_len += bn + sizeof(v);
+    }
 }
 
 /* ---- text fields: a change log (key, time, value) in the texts table ---- */
@@ -854,10 +911,10 @@ static int texts_load(struct store *st)
     int r = 0;
 
     st->texts_ts = query_int(st->db, "SELECT max(ts) FROM texts", INT64_MIN);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT t.key, t.value FROM texts t WHERE t.ts = (SELECT max(u.ts) "
-                           "FROM texts u WHERE u.key = t.key)",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (prep(st,
+             "SELECT t.key, t.value FROM texts t WHERE t.ts = (SELECT max(u.ts) "
+             "FROM texts u WHERE u.key = t.key)",
+             &s) != SQLITE_OK)
         return 0; /* (a read-only opener of a format-1 database: none) */
     while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
         struct text_field *t = text_add(st, (const char *)sqlite3_column_text(s, 0));
@@ -877,7 +934,7 @@ static int texts_load(struct store *st)
         t->len = len;
         t->present = true;
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return r;
 }
 
@@ -935,10 +992,9 @@ static int texts_append(struct store *st, const struct snapshot *snap, int64_t t
     if (!changes || ts <= st->texts_ts)
         return 0;
     pthread_mutex_lock(&st->lock);
-    r = exec(st, "BEGIN");
+    r = tx(st, "BEGIN");
     if (r == 0) {
-        rc = sqlite3_prepare_v2(
-            st->db, "INSERT OR REPLACE INTO texts (key, ts, value) VALUES (?, ?, ?)", -1, &s, NULL);
+        rc = prep(st, "INSERT OR REPLACE INTO texts (key, ts, value) VALUES (?, ?, ?)", &s);
         r = rc == SQLITE_OK ? 0 : sql_errno(rc);
     }
     for (size_t i = 0; r == 0 && i < st->n_texts; i++) {
@@ -956,9 +1012,9 @@ static int texts_append(struct store *st, const struct snapshot *snap, int64_t t
         if (rc != SQLITE_DONE)
             r = sql_errno(rc);
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (r == 0)
-        r = exec(st, "COMMIT");
+        r = tx(st, "COMMIT");
     if (r < 0)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&st->lock);
@@ -1057,6 +1113,7 @@ static int row_decode(const uint8_t *p, size_t len, void (*fn)(void *ctx, uint32
 struct matrix {
     size_t rows, cols, cap_cols, max_rows;
     uint32_t *ids;
+    size_t hint_cols; /* the columns to make room for at first (0: a few) */
     uint32_t *colmap; /* id -> column + 1 (0: none yet), for ids below colmap_cap */
     size_t colmap_cap;
     double *v; /* column-major: v[c * max_rows + r] */
@@ -1111,7 +1168,7 @@ static double *matrix_col(struct matrix *m, uint32_t id)
             if (m->ids[c] == id)
                 return &m->v[c * m->max_rows];
     if (m->cols == m->cap_cols) {
-        size_t ncap = m->cap_cols ? m->cap_cols * 2 : 256;
+        size_t ncap = m->cap_cols ? m->cap_cols * 2 : m->hint_cols ? m->hint_cols : 16;
         uint32_t *ni = realloc(m->ids, ncap * sizeof(*ni));
         double *nv;
         if (!ni)
@@ -1178,10 +1235,10 @@ static int insert_block(struct store *st, int tier, int64_t start, int64_t end, 
     sqlite3_stmt *s;
     int rc;
 
-    rc = sqlite3_prepare_v2(st->db,
-                            "INSERT OR REPLACE INTO blocks (tier, start_ts, end_ts, rows, data) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            -1, &s, NULL);
+    rc = prep(st,
+              "INSERT OR REPLACE INTO blocks (tier, start_ts, end_ts, rows, data) "
+              "VALUES (?, ?, ?, ?, ?)",
+              &s);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_int(s, 1, tier);
@@ -1190,7 +1247,7 @@ static int insert_block(struct store *st, int tier, int64_t start, int64_t end, 
     sqlite3_bind_int64(s, 4, (sqlite3_int64)rows);
     sqlite3_bind_blob(s, 5, b->buf, (int)b->len, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : sql_errno(rc);
 }
 
@@ -1338,10 +1395,10 @@ static int merge_existing(struct store *st, int64_t hour, struct matrix *m)
     sqlite3_stmt *s;
     int r = 0, rc;
 
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT data FROM blocks WHERE tier = 0 AND start_ts >= ? AND "
-                           "start_ts < ? ORDER BY start_ts",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (prep(st,
+             "SELECT data FROM blocks WHERE tier = 0 AND start_ts >= ? AND "
+             "start_ts < ? ORDER BY start_ts",
+             &s) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_int64(s, 1, hour);
     sqlite3_bind_int64(s, 2, hour + HOUR_MS);
@@ -1361,19 +1418,19 @@ static int merge_existing(struct store *st, int64_t hour, struct matrix *m)
             matrix_done(&merged);
         }
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (r < 0)
         return r;
-    rc = sqlite3_prepare_v2(st->db,
-                            "DELETE FROM blocks WHERE tier = 0 AND start_ts >= ? AND "
-                            "start_ts < ?",
-                            -1, &s, NULL);
+    rc = prep(st,
+              "DELETE FROM blocks WHERE tier = 0 AND start_ts >= ? AND "
+              "start_ts < ?",
+              &s);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_int64(s, 1, hour);
     sqlite3_bind_int64(s, 2, hour + HOUR_MS);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : sql_errno(rc);
 }
 
@@ -1407,8 +1464,7 @@ static int compact_hour(struct store *st, int64_t hour, const struct crow *jrows
     size_t n = 0, cap = nj, lused = 0, lcap = 0;
     int r = 0, rc;
 
-    rc = sqlite3_prepare_v2(st->db, "SELECT ts, row FROM ticks WHERE ts >= ? AND ts < ?", -1, &s,
-                            NULL);
+    rc = prep(st, "SELECT ts, row FROM ticks WHERE ts >= ? AND ts < ?", &s);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_int64(s, 1, hour);
@@ -1446,7 +1502,7 @@ static int compact_hour(struct store *st, int64_t hour, const struct crow *jrows
         rows[n - 1].p = (const uint8_t *)(uintptr_t)lused; /* made a pointer below */
         lused += len;
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (r < 0 || n == 0) {
         free(rows);
         free(legacy);
@@ -1461,6 +1517,8 @@ static int compact_hour(struct store *st, int64_t hour, const struct crow *jrows
         free(legacy);
         return -ENOMEM;
     }
+    /* about as many columns as the first row has series (each entry 9..13 bytes) */
+    m.hint_cols = rows[0].len / 9 + 8;
     for (size_t i = 0; i < n && m.err == 0; i++) {
         if (m.rows && rows[i].ts == m.ts[m.rows - 1])
             continue; /* (a legacy row the journal holds too) */
@@ -1507,12 +1565,12 @@ static int compact_hour(struct store *st, int64_t hour, const struct crow *jrows
             st->days_from = hour - hour % DAY_MS; /* a late hour: its day's block is due */
     }
     if (r == 0) {
-        rc = sqlite3_prepare_v2(st->db, "DELETE FROM ticks WHERE ts >= ? AND ts < ?", -1, &s, NULL);
+        rc = prep(st, "DELETE FROM ticks WHERE ts >= ? AND ts < ?", &s);
         if (rc == SQLITE_OK) {
             sqlite3_bind_int64(s, 1, hour);
             sqlite3_bind_int64(s, 2, hour + HOUR_MS);
             rc = sqlite3_step(s);
-            sqlite3_finalize(s);
+            sqlite3_reset(s);
         }
         r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
     }
@@ -1567,10 +1625,10 @@ static int compact_day(struct store *st, int64_t day)
     /* all minute rows of the day in one matrix (at most 1440 rows) */
     if (matrix_init(&all, 1440) < 0)
         return -ENOMEM;
-    rc = sqlite3_prepare_v2(st->db,
-                            "SELECT data FROM blocks WHERE tier = 1 AND start_ts >= ? AND "
-                            "start_ts < ? ORDER BY start_ts",
-                            -1, &s, NULL);
+    rc = prep(st,
+              "SELECT data FROM blocks WHERE tier = 1 AND start_ts >= ? AND "
+              "start_ts < ? ORDER BY start_ts",
+              &s);
     if (rc != SQLITE_OK) {
         matrix_done(&all);
         return sql_errno(rc);
@@ -1597,7 +1655,7 @@ static int compact_day(struct store *st, int64_t day)
         }
         matrix_done(&m);
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (r == 0 && all.rows > 0)
         r = rollup(&all, true, day, HOUR_MS, 24, &hm);
     if (r == 0 && hm.rows > 0) {
@@ -1622,35 +1680,34 @@ static int retention(struct store *st, int64_t now_ms)
     int rc, r = 0;
 
     for (int tier = 0; tier < 3; tier++) {
-        rc = sqlite3_prepare_v2(st->db, "DELETE FROM blocks WHERE tier = ? AND end_ts < ?", -1, &s,
-                                NULL);
+        rc = prep(st, "DELETE FROM blocks WHERE tier = ? AND end_ts < ?", &s);
         if (rc != SQLITE_OK)
             return sql_errno(rc);
         sqlite3_bind_int(s, 1, tier);
         sqlite3_bind_int64(s, 2, cut[tier]);
         rc = sqlite3_step(s);
-        sqlite3_finalize(s);
+        sqlite3_reset(s);
         if (rc != SQLITE_DONE)
             return sql_errno(rc);
     }
     /* text changes older than the raw data, but for the one in effect at the cut */
-    rc = sqlite3_prepare_v2(st->db,
-                            "DELETE FROM texts WHERE ts < ?1 AND ts < (SELECT max(u.ts) FROM "
-                            "texts u WHERE u.key = texts.key AND u.ts <= ?1)",
-                            -1, &s, NULL);
+    rc = prep(st,
+              "DELETE FROM texts WHERE ts < ?1 AND ts < (SELECT max(u.ts) FROM "
+              "texts u WHERE u.key = texts.key AND u.ts <= ?1)",
+              &s);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_int64(s, 1, cut[0]);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return sql_errno(rc);
-    rc = sqlite3_prepare_v2(st->db, "DELETE FROM ticks WHERE ts < ?", -1, &s, NULL);
+    rc = prep(st, "DELETE FROM ticks WHERE ts < ?", &s);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_int64(s, 1, cut[0]);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return sql_errno(rc);
     /* raw data is kept exactly retention_period_days, to the sample: readers
@@ -1698,9 +1755,8 @@ static int compact_ticks(struct store *st, int64_t before)
     if (n < 0)
         return (int)n;
     /* the hours the ticks table still holds */
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT DISTINCT ts - ts % 3600000 FROM ticks WHERE ts < ? ORDER BY 1",
-                           -1, &s, NULL) != SQLITE_OK) {
+    if (prep(st, "SELECT DISTINCT ts - ts % 3600000 FROM ticks WHERE ts < ? ORDER BY 1", &s) !=
+        SQLITE_OK) {
         free(recs);
         return -EIO;
     }
@@ -1717,7 +1773,7 @@ static int compact_ticks(struct store *st, int64_t before)
         }
         lhours[nl++] = sqlite3_column_int64(s, 0);
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (r == 0 && n == 0 && nl == 0)
         goto out;
     /* the journal's rows, in place (appends go on past them meanwhile) */
@@ -1743,7 +1799,7 @@ static int compact_ticks(struct store *st, int64_t before)
         rows[nr++] = (struct crow){recs[i].ts, p, recs[i].len};
     }
     if (r == 0)
-        r = exec(st, "BEGIN");
+        r = tx(st, "BEGIN");
     for (size_t i = 0, k = 0; r == 0 && (i < nr || k < nl);) {
         int64_t hour;
         size_t j = i;
@@ -1768,7 +1824,7 @@ static int compact_ticks(struct store *st, int64_t before)
             r = meta_set_int(st, "journal_before", c.before);
     }
     if (r == 0)
-        r = exec(st, "COMMIT");
+        r = tx(st, "COMMIT");
     if (r < 0) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         goto out;
@@ -1803,10 +1859,10 @@ int store_maintain(struct store *st, int64_t now_ms)
     if (st->opt.read_only)
         return -EROFS;
     pthread_mutex_lock(&st->lock);
-    /* the journal on disk at least once a minute (the daemon calls this every
-     * 60 s): what a power cut can take */
-    if (jr_sync(&st->jr) < 0)
-        log_debug("%s: fdatasync: %s", st->jpath, strerror(errno));
+    /* (no fdatasync of the journal here: the kernel writes dirty pages back
+     * within vm.dirty_expire_centisecs, 30 s by default, which bounds what a
+     * power cut can take better than a sync a minute would, and keeps that
+     * work off this thread) */
     if (journal_settle(st) < 0)
         log_debug("%s: still holds compacted ticks", st->jpath);
     r = compact_ticks(st, this_hour);
@@ -1818,36 +1874,36 @@ int store_maintain(struct store *st, int64_t now_ms)
          * a scan of every minute block each minute would cost milliseconds */
         sqlite3_stmt *q;
         int64_t day = INT64_MAX;
-        if (sqlite3_prepare_v2(st->db,
-                               "SELECT min(b.start_ts - b.start_ts % 86400000) FROM blocks b "
-                               "WHERE b.tier = 1 AND b.start_ts >= ? AND NOT EXISTS (SELECT 1 "
-                               "FROM blocks h WHERE h.tier = 2 AND h.start_ts = b.start_ts - "
-                               "b.start_ts % 86400000)",
-                               -1, &q, NULL) == SQLITE_OK) {
+        if (prep(st,
+                 "SELECT min(b.start_ts - b.start_ts % 86400000) FROM blocks b "
+                 "WHERE b.tier = 1 AND b.start_ts >= ? AND NOT EXISTS (SELECT 1 "
+                 "FROM blocks h WHERE h.tier = 2 AND h.start_ts = b.start_ts - "
+                 "b.start_ts % 86400000)",
+                 &q) == SQLITE_OK) {
             sqlite3_bind_int64(q, 1, st->days_from);
             if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
                 day = sqlite3_column_int64(q, 0);
-            sqlite3_finalize(q);
+            sqlite3_reset(q);
         }
         if (day == INT64_MAX || day >= today) {
             st->days_from = today;
             break;
         }
-        r = exec(st, "BEGIN");
+        r = tx(st, "BEGIN");
         if (r == 0)
             r = compact_day(st, day);
         if (r == 0)
-            r = exec(st, "COMMIT");
+            r = tx(st, "COMMIT");
         if (r < 0) {
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             goto out;
         }
     }
-    r = exec(st, "BEGIN");
+    r = tx(st, "BEGIN");
     if (r == 0)
         r = retention(st, now_ms);
     if (r == 0)
-        r = exec(st, "COMMIT");
+        r = tx(st, "COMMIT");
     if (r < 0)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 out:
@@ -2020,12 +2076,11 @@ static int64_t tier_earliest(struct store *st, int tier)
     sqlite3_stmt *s;
     int64_t e = INT64_MAX;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT min(start_ts) FROM blocks WHERE tier = ?", -1, &s,
-                           NULL) == SQLITE_OK) {
+    if (prep(st, "SELECT min(start_ts) FROM blocks WHERE tier = ?", &s) == SQLITE_OK) {
         sqlite3_bind_int(s, 1, tier);
         if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
             e = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
+        sqlite3_reset(s);
     }
     if (tier == 0) {
         int64_t t = query_int(st->db, "SELECT min(ts) FROM ticks", INT64_MAX);
@@ -2076,11 +2131,10 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
     *covered = from;
     if (to < from)
         return 0;
-    rc =
-        sqlite3_prepare_v2(st->db,
-                           "SELECT data, start_ts, rows FROM blocks WHERE tier = ? AND end_ts >= ? "
-                           "AND start_ts <= ? ORDER BY start_ts",
-                           -1, &s, NULL);
+    rc = prep(st,
+              "SELECT data, start_ts, rows FROM blocks WHERE tier = ? AND end_ts >= ? "
+              "AND start_ts <= ? ORDER BY start_ts",
+              &s);
     if (rc != SQLITE_OK)
         return sql_errno(rc);
     sqlite3_bind_int(s, 1, tier);
@@ -2129,11 +2183,10 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
         for (int k = 0; k < 4; k++)
             free(v[k]);
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     if (tier == 0) {
         /* and the newest snapshots, not compacted yet */
-        rc = sqlite3_prepare_v2(st->db, "SELECT ts, row FROM ticks WHERE ts >= ? AND ts <= ?", -1,
-                                &s, NULL);
+        rc = prep(st, "SELECT ts, row FROM ticks WHERE ts >= ? AND ts <= ?", &s);
         if (rc != SQLITE_OK)
             return sql_errno(rc);
         sqlite3_bind_int64(s, 1, from);
@@ -2147,7 +2200,7 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
             bucket_add(bk, sqlite3_column_int64(s, 0), c.v, c.v, c.v, 1);
             seen++;
         }
-        sqlite3_finalize(s);
+        sqlite3_reset(s);
         {
             struct feed_ctx f = {bk, id, 0};
             rc = journal_each(st, from, to, false, feed_row, &f);
@@ -2351,8 +2404,7 @@ static int hist_texts(struct store *st, struct snapshot **v, size_t n)
     sqlite3_stmt *s;
     int r = 0, rc;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT key, ts, value FROM texts WHERE ts <= ? ORDER BY ts", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (prep(st, "SELECT key, ts, value FROM texts WHERE ts <= ? ORDER BY ts", &s) != SQLITE_OK)
         return 0; /* (a format-1 database read by another process: no texts) */
     sqlite3_bind_int64(s, 1, (int64_t)v[n - 1]->timestamp_ms);
     rc = sqlite3_step(s);
@@ -2395,7 +2447,7 @@ static int hist_texts(struct store *st, struct snapshot **v, size_t n)
                                                     cur[j].len) == -ENOMEM)
                 r = -ENOMEM;
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     for (size_t j = 0; j < ncur; j++) {
         free(cur[j].key);
         free(cur[j].val);
@@ -2470,19 +2522,19 @@ long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limi
             goto out;
     }
     if (oldest_first) {
-        rc = sqlite3_prepare_v2(st->db,
-                                "SELECT data, NULL, NULL FROM (SELECT start_ts, data FROM blocks "
-                                "WHERE tier = 0 AND end_ts >= ?1 AND start_ts <= ?2 ORDER BY "
-                                "start_ts) UNION ALL SELECT NULL, ts, row FROM (SELECT ts, row "
-                                "FROM ticks WHERE ts >= ?1 AND ts <= ?2 ORDER BY ts)",
-                                -1, &s, NULL);
+        rc = prep(st,
+                  "SELECT data, NULL, NULL FROM (SELECT start_ts, data FROM blocks "
+                  "WHERE tier = 0 AND end_ts >= ?1 AND start_ts <= ?2 ORDER BY "
+                  "start_ts) UNION ALL SELECT NULL, ts, row FROM (SELECT ts, row "
+                  "FROM ticks WHERE ts >= ?1 AND ts <= ?2 ORDER BY ts)",
+                  &s);
     } else {
-        rc = sqlite3_prepare_v2(st->db,
-                                "SELECT NULL, ts, row FROM (SELECT ts, row FROM ticks WHERE ts >= "
-                                "?1 AND ts <= ?2 ORDER BY ts DESC) UNION ALL SELECT data, NULL, "
-                                "NULL FROM (SELECT start_ts, data FROM blocks WHERE tier = 0 AND "
-                                "end_ts >= ?1 AND start_ts <= ?2 ORDER BY start_ts DESC)",
-                                -1, &s, NULL);
+        rc = prep(st,
+                  "SELECT NULL, ts, row FROM (SELECT ts, row FROM ticks WHERE ts >= "
+                  "?1 AND ts <= ?2 ORDER BY ts DESC) UNION ALL SELECT data, NULL, "
+                  "NULL FROM (SELECT start_ts, data FROM blocks WHERE tier = 0 AND "
+                  "end_ts >= ?1 AND start_ts <= ?2 ORDER BY start_ts DESC)",
+                  &s);
     }
     if (rc != SQLITE_OK) {
         h.err = sql_errno(rc);
@@ -2541,7 +2593,7 @@ long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limi
     if (oldest_first && !h.err && !(h.n >= limit && h.next))
         h.err = journal_each(st, from_ms, to_ms, false, hist_journal_row, &h);
 out:
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     qsort(h.v, h.n, sizeof(*h.v), cmp_snap);
     if (!h.err && h.n)
         h.err = hist_texts(st, h.v, h.n);
