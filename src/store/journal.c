@@ -153,7 +153,7 @@ static int create_file(const char *path, uint64_t db_id, uint64_t gen, int *ret_
     memcpy(h, magic, sizeof(magic));
     put64(h + 8, db_id);
     put64(h + 16, gen);
-    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
     r = write_all(fd, h, sizeof(h));
@@ -200,7 +200,7 @@ int jr_open(struct journal *j, const char *path, uint64_t db_id, uint64_t new_ge
         strbuf_puts(errs, "store: out of memory\n");
         return -ENOMEM;
     }
-    fd = open(path, (read_only ? O_RDONLY : O_RDWR | O_APPEND) | O_CLOEXEC);
+    fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0 && errno != ENOENT) {
         r = -errno;
         strbuf_printf(errs, "%s: cannot open: %s\n", path, strerror(errno));
@@ -256,8 +256,25 @@ int jr_open(struct journal *j, const char *path, uint64_t db_id, uint64_t new_ge
         munmap(map, (size_t)sb.st_size);
         map = NULL;
         if (end < (uint64_t)sb.st_size) {
-            log_warn("%s: %" PRIu64 " bytes after the last whole tick (a write cut short) dropped",
-                     path, (uint64_t)sb.st_size - end);
+            /* zeros are the room appends were allocated ahead; anything else
+             * is a record cut short. Both go: what follows the last whole
+             * record must never be read as more of it */
+            bool zeros = true;
+            int fd2 = open(path, O_RDONLY | O_CLOEXEC);
+            const uint8_t *m2 = fd2 < 0
+                                    ? MAP_FAILED
+                                    : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd2, 0);
+            if (m2 != MAP_FAILED) {
+                for (uint64_t i = end; i < (uint64_t)sb.st_size && zeros; i++)
+                    zeros = m2[i] == 0;
+                munmap((void *)m2, (size_t)sb.st_size);
+            }
+            if (fd2 >= 0)
+                close(fd2);
+            if (!zeros)
+                log_warn("%s: %" PRIu64 " bytes after the last whole tick (a write cut short) "
+                         "dropped",
+                         path, (uint64_t)sb.st_size - end);
             if (ftruncate(fd, (off_t)end) < 0) {
                 r = -errno;
                 strbuf_printf(errs, "%s: cannot cut the torn tail: %s\n", path, strerror(errno));
@@ -265,6 +282,7 @@ int jr_open(struct journal *j, const char *path, uint64_t db_id, uint64_t new_ge
             }
         }
         j->fd = fd;
+        j->file_len = end;
         return 0;
     }
     if (fd >= 0)
@@ -278,7 +296,7 @@ int jr_open(struct journal *j, const char *path, uint64_t db_id, uint64_t new_ge
         strbuf_printf(errs, "%s: cannot create: %s\n", path, strerror(-r));
         goto fail;
     }
-    j->size = JR_HDR_LEN;
+    j->size = j->file_len = JR_HDR_LEN;
     return 0;
 fail:
     if (map)
@@ -289,8 +307,23 @@ fail:
     return r;
 }
 
+/* Unmaps the append window (if any). */
+static void win_drop(struct journal *j)
+{
+    if (j->win)
+        munmap(j->win, j->win_len);
+    j->win = NULL;
+    j->win_off = 0;
+    j->win_len = 0;
+}
+
 void jr_close(struct journal *j)
 {
+    win_drop(j);
+    /* the room allocated ahead goes (a clean stop leaves the records only) */
+    if (j->fd >= 0 && !j->read_only && j->file_len > j->size &&
+        ftruncate(j->fd, (off_t)j->size) < 0)
+        log_debug("%s: %s", j->path, strerror(errno));
     if (j->map)
         munmap((void *)j->map, j->map_len);
     if (j->fd >= 0)
@@ -301,10 +334,50 @@ void jr_close(struct journal *j)
     j->fd = -1;
 }
 
+/*
+ * A window holding [j->size, j->size + want): blocks allocated to the file's
+ * end first (a full disk is an error here, not a fault later), then mapped.
+ * 0, -ENOSPC and the like, or -EOPNOTSUPP when the file system cannot
+ * allocate ahead (the caller writes instead).
+ */
+static int win_make(struct journal *j, size_t want)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t pg = page > 0 ? (uint64_t)page : 4096, start = j->size / pg * pg, end;
+    void *m;
+    int r;
+
+    win_drop(j);
+    /* a step ahead; on a nearly full disk, just what this record needs */
+    for (int tries = 0; tries < 2; tries++) {
+        end = j->size + want + (tries ? 0 : JR_WINDOW);
+        end = (end + pg - 1) / pg * pg;
+        if (end <= j->file_len)
+            break;
+        do
+            r = posix_fallocate(j->fd, (off_t)j->file_len, (off_t)(end - j->file_len));
+        while (r == EINTR);
+        if (r == EOPNOTSUPP || r == ENOSYS)
+            return -EOPNOTSUPP;
+        if (r == 0) {
+            j->file_len = end;
+            break;
+        }
+        if (tries || r != ENOSPC)
+            return -r;
+    }
+    m = mmap(NULL, (size_t)(end - start), PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, (off_t)start);
+    if (m == MAP_FAILED)
+        return -errno;
+    j->win = m;
+    j->win_off = start;
+    j->win_len = (size_t)(end - start);
+    return 0;
+}
+
 int jr_append(struct journal *j, int64_t ts, uint8_t *rec, uint32_t len)
 {
     size_t want = JR_REC_HDR_LEN + (size_t)len;
-    ssize_t w;
     int r;
 
     if (j->fd < 0 || j->read_only)
@@ -314,20 +387,36 @@ int jr_append(struct journal *j, int64_t ts, uint8_t *rec, uint32_t len)
     put32(rec, len);
     put64(rec + 8, (uint64_t)ts);
     put32(rec + 4, rec_crc(rec, len));
-    do
-        w = write(j->fd, rec, want);
-    while (w < 0 && errno == EINTR);
-    if (w != (ssize_t)want) {
-        r = w < 0 ? -errno : -ENOSPC;
-        /* a partial record would end the journal for every reader: take it back */
-        if (w > 0 && ftruncate(j->fd, (off_t)j->size) < 0)
-            log_warn("%s: cannot take back a partial write: %s", j->path, strerror(errno));
-        return r;
+    if (!j->no_win && (!j->win || j->size + want > j->win_off + j->win_len)) {
+        r = win_make(j, want);
+        if (r == -EOPNOTSUPP) {
+            j->no_win = true;
+        } else if (r < 0) {
+            return r;
+        }
+    }
+    if (!j->no_win) {
+        memcpy(j->win + (j->size - j->win_off), rec, want);
+    } else {
+        ssize_t w;
+        do
+            w = pwrite(j->fd, rec, want, (off_t)j->size);
+        while (w < 0 && errno == EINTR);
+        if (w != (ssize_t)want) {
+            r = w < 0 ? -errno : -ENOSPC;
+            /* a partial record would end the journal for every reader: take it back */
+            if (w > 0 && ftruncate(j->fd, (off_t)j->size) < 0)
+                log_warn("%s: cannot take back a partial write: %s", j->path, strerror(errno));
+            return r;
+        }
+        if (j->size + want > j->file_len)
+            j->file_len = j->size + want;
     }
     r = index_add(j, ts, j->size, len);
     if (r < 0) {
-        if (ftruncate(j->fd, (off_t)j->size) < 0)
-            log_warn("%s: cannot take back a write: %s", j->path, strerror(errno));
+        /* the record is there but not indexed: overwritten by the next one */
+        if (!j->no_win)
+            memset(j->win + (j->size - j->win_off), 0, JR_REC_HDR_LEN);
         return r;
     }
     j->size += want;
@@ -468,11 +557,12 @@ int jr_rewrite(struct journal *j, uint64_t gen, bool (*keep)(void *ctx, const st
         return r;
     }
     sync_dir(j->path); /* the rename is durable; failing that, the old file is replayed */
+    win_drop(j);
     close(j->fd);
     free(j->v);
     j->fd = fd;
     j->gen = gen;
-    j->size = nj.size;
+    j->size = j->file_len = nj.size;
     j->v = nj.v;
     j->n = nj.n;
     j->cap = nj.cap;

@@ -10,6 +10,12 @@
  * fdatasync()s the file once a minute, so a power cut loses at most that
  * minute (WAL with synchronous=NORMAL gives the same kind of promise).
  *
+ * Appends are copied into a shared mapping of the file, whose blocks are
+ * allocated ahead (fallocate) in steps of JR_WINDOW: a store into the mapping
+ * is in the page cache like a write() is, without a system call per tick; a
+ * full disk shows as the allocation failing, never as a fault on the mapping.
+ * The zeros past the last record end the journal as a torn record does.
+ *
  * File:    header   "ARMNJRN1"  u64 db id  u64 generation        (24 bytes, LE)
  *          records  u32 length  u32 crc32c  i64 ts (ms)  payload (length bytes)
  * The CRC covers ts and payload. A record that is truncated or fails its CRC
@@ -33,6 +39,7 @@
 #define JR_HDR_LEN     24
 #define JR_REC_HDR_LEN 16
 #define JR_MAX_PAYLOAD (4u << 20) /* a record never holds more */
+#define JR_WINDOW      (1u << 20) /* the mapping appends go through, at least */
 
 struct jr_rec {
     int64_t ts;
@@ -52,6 +59,13 @@ struct journal {
     int64_t max_ts;     /* INT64_MIN when empty */
     const uint8_t *map; /* read-only: the file mapped */
     size_t map_len;
+    /* read-write: the part of the file appends are copied into (mapped
+     * shared, its blocks allocated beforehand), and the file's size */
+    uint8_t *win;
+    uint64_t win_off;
+    size_t win_len;
+    uint64_t file_len;
+    bool no_win; /* the file system cannot allocate ahead: write() instead */
 };
 
 /* Parses a journal header: 0, or -EBADMSG when buf does not start with one. */
