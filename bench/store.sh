@@ -18,7 +18,7 @@
 #      on the recording and of the codec on the tsdb-mix sets, with Prometheus's figures
 #      and the ratios; CPU time per append; block decode speed; a 30-day query. Each
 #      figure is printed with its target and whether it is met (see bench/store.c).
-# About 4 minutes on 2 cores.
+# About 5 minutes on 2 cores.
 #
 # Exit status 0 (the verdicts are printed), 1 when bench_store is missing or fails.
 # Without stress-ng (scripts/install-deps.sh bench) the host is recorded as it is, with a
