@@ -1,5 +1,6 @@
 #include "snapshot.h"
 
+#include "common/intern.h"
 #include "common/parse.h"
 
 #include <errno.h>
@@ -53,6 +54,16 @@ char *snapshot_strdup(struct snapshot *s, const char *str)
     return d;
 }
 
+/* A name that recurs tick after tick (a map key, a model's name or type):
+ * interned when the pool has room (see common/intern.h), else the snapshot's
+ * own copy. */
+static const char *snapshot_name(struct snapshot *s, const char *str)
+{
+    const char *p = intern(str);
+
+    return p ? p : snapshot_strdup(s, str);
+}
+
 int snapshot_map_add(struct snapshot *s, struct kv_map *m, size_t cap_hint, const char *key,
                      double value)
 {
@@ -68,7 +79,7 @@ int snapshot_map_add(struct snapshot *s, struct kv_map *m, size_t cap_hint, cons
             memcpy(v, m->v, m->n * sizeof(*v));
         m->v = v;
     }
-    m->v[m->n].key = snapshot_strdup(s, key);
+    m->v[m->n].key = snapshot_name(s, key);
     if (!m->v[m->n].key)
         return -ENOMEM;
     m->v[m->n].value = value;
@@ -166,16 +177,29 @@ static const char *const cpu_modes[8] = {"user",   "nice", "system",  "idle",
     if (IS_SET(mi->member))                                  \
         fn(ctx, &series_table[S_##id], ml, 2, mi->member);
 
-/* "0", "1", ... made once: a core's label is a string that stays put, and
- * printing it every tick cost more than the rest of the flattening. */
+/* The labels of the CPU series, made once and interned: "0", "1", ... (cores)
+ * and the modes. A core's label is then a string that stays put, which
+ * readers comparing tick to tick can match by address; printing it every
+ * tick cost more than the rest of the flattening. */
 #define CORE_NAMES 1024
-static char core_names[CORE_NAMES][6];
+static char core_buf[CORE_NAMES][6];
+static const char *core_names[CORE_NAMES];
+static const char *mode_names[8];
 static pthread_once_t core_names_once = PTHREAD_ONCE_INIT;
 
 static void core_names_init(void)
 {
-    for (unsigned i = 0; i < CORE_NAMES; i++)
-        snprintf(core_names[i], sizeof(core_names[i]), "%u", i);
+    for (unsigned i = 0; i < CORE_NAMES; i++) {
+        snprintf(core_buf[i], sizeof(core_buf[i]), "%u", i);
+        core_names[i] = intern(core_buf[i]);
+        if (!core_names[i])
+            core_names[i] = core_buf[i];
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        mode_names[i] = intern(cpu_modes[i]);
+        if (!mode_names[i])
+            mode_names[i] = cpu_modes[i];
+    }
 }
 
 void snapshot_flatten(const struct snapshot *s, series_visit_fn fn, void *ctx)
@@ -198,7 +222,7 @@ void snapshot_flatten(const struct snapshot *s, series_visit_fn fn, void *ctx)
     }
     free(more);
     for (size_t i = 0; i < 8; i++) {
-        struct series_label l = {"mode", cpu_modes[i]};
+        struct series_label l = {"mode", mode_names[i]};
         if (IS_SET(s->cpu.seconds_total[i]))
             fn(ctx, &series_table[S_CPU_SECONDS], &l, 1, s->cpu.seconds_total[i]);
     }
@@ -383,8 +407,8 @@ static struct model_inference_metrics *model_entry(struct snapshot *s, const cha
 #define MODEL_ABSENT(id, path, member, unit, kind, dec, help) mi->member = ABSENT;
     MODEL_FIELDS(MODEL_ABSENT)
 #undef MODEL_ABSENT
-    mi->model_name = snapshot_strdup(s, name);
-    mi->model_type = snapshot_strdup(s, type);
+    mi->model_name = snapshot_name(s, name);
+    mi->model_type = snapshot_name(s, type);
     return mi->model_name && mi->model_type ? mi : NULL;
 }
 

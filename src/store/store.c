@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "common/intern.h"
 #include "core/log.h"
 #include "journal.h"
 
@@ -129,9 +130,8 @@ static void reg_done(struct registry *r)
 #define STAT_GET(st, f)    __atomic_load_n(&(st)->stats.f, __ATOMIC_RELAXED)
 
 /* The series a position of the flattening held last tick: its description
- * (the label keys come with it) and its label values, interned (one copy of
- * each string, so that two positions holding the same value hold the same
- * pointer). */
+ * (the label keys come with it) and its label values, interned (common/
+ * intern.h: equal strings, equal addresses). */
 #define KC_LABELS 3
 struct key_cache {
     const struct series_desc *desc;
@@ -152,12 +152,6 @@ struct text_field {
     size_t nlen;
 };
 
-/* Interned label values. */
-struct interns {
-    char **slots; /* open addressing, power of two */
-    size_t cap, n;
-};
-static void interns_done(struct interns *t);
 struct store;
 static void texts_done(struct store *st);
 static int texts_load(struct store *st);
@@ -187,7 +181,6 @@ struct store {
     size_t row_len, row_cap;
     struct key_cache *kc; /* per position in the flattening: the last tick's series */
     size_t kc_n, kc_cap;
-    struct interns interns;
     /* the text fields as of the newest append (snapshot_flatten_texts), and
      * the changes the append being built makes to them */
     struct text_field *texts;
@@ -645,7 +638,6 @@ void store_close(struct store *st)
     pthread_mutex_destroy(&st->alock);
     pthread_mutex_destroy(&st->lock);
     pthread_mutex_destroy(&st->jlock);
-    interns_done(&st->interns);
     texts_done(st);
     free(st->kc);
     free(st->row);
@@ -690,44 +682,6 @@ static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return -EBADMSG;
 }
 
-static const char *intern(struct interns *t, const char *v)
-{
-    size_t i;
-
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t ncap = t->cap ? t->cap * 2 : 256;
-        char **ns = calloc(ncap, sizeof(*ns));
-        if (!ns)
-            return NULL;
-        for (size_t j = 0; j < t->cap; j++) {
-            if (!t->slots[j])
-                continue;
-            for (i = fnv1a(t->slots[j]) & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
-                ;
-            ns[i] = t->slots[j];
-        }
-        free(t->slots);
-        t->slots = ns;
-        t->cap = ncap;
-    }
-    for (i = fnv1a(v) & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1))
-        if (strcmp(t->slots[i], v) == 0)
-            return t->slots[i];
-    t->slots[i] = strdup(v);
-    if (!t->slots[i])
-        return NULL;
-    t->n++;
-    return t->slots[i];
-}
-
-static void interns_done(struct interns *t)
-{
-    for (size_t i = 0; i < t->cap; i++)
-        free(t->slots[i]);
-    free(t->slots);
-    memset(t, 0, sizeof(*t));
-}
-
 /* Within one append: the last label value found equal to an interned one, per
  * label index (the model and type of every layer of a model are one string). */
 struct memo {
@@ -741,6 +695,12 @@ static bool key_cache_is(const struct key_cache *kc, const struct series_desc *d
         return false;
     for (size_t i = 0; i < n; i++) {
         const char *v = labels[i].value ? labels[i].value : "", *p = kc->val[i];
+        /* an interned label (map keys, model names, cores: the snapshot
+         * interns what recurs) is matched by its address, without reading it */
+        if (v == p)
+            continue;
+        if (interned(v))
+            return false;
         if (v == m->in[i] && p == m->interned[i])
             continue;
         /* label values are a few bytes: a plain loop beats a call to strcmp() */
@@ -762,8 +722,8 @@ static int key_cache_set(struct store *st, struct key_cache *kc, const struct se
     if (n > KC_LABELS)
         return -E2BIG;
     for (size_t i = 0; i < n; i++)
-        if (!(k.val[i] = intern(&st->interns, labels[i].value ? labels[i].value : "")))
-            return -ENOMEM;
+        if (!(k.val[i] = intern(labels[i].value ? labels[i].value : "")))
+            return -ENOMEM; /* (the pool is full: this position stays uncached) */
     *kc = k;
     return 0;
 }
