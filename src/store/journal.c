@@ -17,7 +17,7 @@
 #include "codec.h"
 #include "core/log.h"
 
-static const char magic[8] = {'A', 'R', 'M', 'N', 'J', 'R', 'N', '1'};
+static const char magic[7] = {'A', 'R', 'M', 'N', 'J', 'R', 'N'}; /* then the format digit */
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -43,11 +43,12 @@ static uint64_t get64(const uint8_t *p)
 
 int jr_parse_header(const uint8_t *buf, size_t len, uint64_t *db_id, uint64_t *gen)
 {
-    if (len < JR_HDR_LEN || memcmp(buf, magic, sizeof(magic)) != 0)
+    if (len < JR_HDR_LEN || memcmp(buf, magic, sizeof(magic)) != 0 ||
+        (buf[7] != '1' && buf[7] != '2'))
         return -EBADMSG;
     *db_id = get64(buf + 8);
     *gen = get64(buf + 16);
-    return 0;
+    return buf[7] - '0';
 }
 
 /* The CRC of a record: its ts and payload, which follow each other (h: the record). */
@@ -145,12 +146,13 @@ static int sync_dir(const char *path)
 }
 
 /* A new file at path (through path.tmp and a rename): the header, then buf. */
-static int create_file(const char *path, uint64_t db_id, uint64_t gen, int *ret_fd)
+static int create_file(const char *path, int format, uint64_t db_id, uint64_t gen, int *ret_fd)
 {
     uint8_t h[JR_HDR_LEN];
     int fd, r;
 
     memcpy(h, magic, sizeof(magic));
+    h[7] = (uint8_t)('0' + format);
     put64(h + 8, db_id);
     put64(h + 16, gen);
     fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -194,6 +196,7 @@ int jr_open(struct journal *j, const char *path, uint64_t db_id, uint64_t new_ge
     j->fd = -1;
     j->read_only = read_only;
     j->db_id = db_id;
+    j->format = JR_FORMAT;
     index_reset(j);
     j->path = strdup(path);
     if (!j->path) {
@@ -219,9 +222,11 @@ int jr_open(struct journal *j, const char *path, uint64_t db_id, uint64_t new_ge
             map = NULL;
             goto fail;
         }
-        if (jr_parse_header(map, (size_t)sb.st_size, &fid, &fgen) < 0 || fid != db_id) {
-            bool foreign =
-                fid != db_id && jr_parse_header(map, (size_t)sb.st_size, &fid, &fgen) == 0;
+        int fmt = jr_parse_header(map, (size_t)sb.st_size, &fid, &fgen);
+        if (fmt > 0)
+            j->format = fmt;
+        if (fmt < 0 || fid != db_id) {
+            bool foreign = fmt > 0;
             munmap(map, (size_t)sb.st_size);
             map = NULL;
             close(fd);
@@ -291,7 +296,8 @@ int jr_open(struct journal *j, const char *path, uint64_t db_id, uint64_t new_ge
     j->gen = new_gen;
     if (read_only)
         return 0;
-    r = create_file(path, db_id, new_gen, &j->fd);
+    j->format = JR_FORMAT;
+    r = create_file(path, j->format, db_id, new_gen, &j->fd);
     if (r < 0) {
         strbuf_printf(errs, "%s: cannot create: %s\n", path, strerror(-r));
         goto fail;
@@ -505,13 +511,21 @@ int jr_rewrite(struct journal *j, uint64_t gen, bool (*keep)(void *ctx, const st
     struct journal nj;
     uint8_t *buf = NULL;
     size_t cap = 0;
-    int fd = -1, r = 0;
+    int fd = -1, r = 0, fmt;
 
     if (j->read_only || j->fd < 0)
         return -EBADF;
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", j->path) >= sizeof(tmp))
         return -ENAMETOOLONG;
-    r = create_file(tmp, j->db_id, gen, &fd);
+    {
+        /* the records are copied as they are, so the file keeps its format;
+         * one that keeps none starts afresh in the current format */
+        size_t kept = 0;
+        for (size_t i = 0; i < j->n; i++)
+            kept += keep(ctx, &j->v[i]);
+        fmt = kept ? j->format : JR_FORMAT;
+    }
+    r = create_file(tmp, fmt, j->db_id, gen, &fd);
     if (r < 0)
         return r;
     memset(&nj, 0, sizeof(nj));
@@ -562,6 +576,7 @@ int jr_rewrite(struct journal *j, uint64_t gen, bool (*keep)(void *ctx, const st
     free(j->v);
     j->fd = fd;
     j->gen = gen;
+    j->format = fmt;
     j->size = j->file_len = nj.size;
     j->v = nj.v;
     j->n = nj.n;

@@ -16,9 +16,11 @@
  * full disk shows as the allocation failing, never as a fault on the mapping.
  * The zeros past the last record end the journal as a torn record does.
  *
- * File:    header   "ARMNJRN1"  u64 db id  u64 generation        (24 bytes, LE)
+ * File:    header   "ARMNJRN" format(1|2)  u64 db id  u64 generation  (24 bytes, LE)
  *          records  u32 length  u32 crc32c  i64 ts (ms)  payload (length bytes)
- * The CRC covers ts and payload. A record that is truncated or fails its CRC
+ * The format digit says how the payloads (rows, store.c) are written; a file
+ * keeps its format when rewritten, a new one gets JR_FORMAT. The CRC covers ts
+ * and payload. A record that is truncated or fails its CRC
  * ends the journal: what follows it (a torn write) is dropped.
  *
  * The db id ties the file to its database (a journal left beside another
@@ -37,9 +39,10 @@
 #include "common/strbuf.h"
 
 #define JR_HDR_LEN     24
+#define JR_FORMAT      2 /* of the rows in a new file */
 #define JR_REC_HDR_LEN 16
 #define JR_MAX_PAYLOAD (4u << 20) /* a record never holds more */
-#define JR_WINDOW      (1u << 20) /* the mapping appends go through, at least */
+#define JR_WINDOW      (64u << 10) /* the mapping appends go through, at least */
 
 struct jr_rec {
     int64_t ts;
@@ -52,6 +55,7 @@ struct journal {
     char *path;
     bool read_only;
     uint64_t db_id, gen;
+    int format; /* of the rows: 1 or 2 (the header's digit) */
     uint64_t size; /* end of the last good record */
     struct jr_rec *v;
     size_t n, cap;
@@ -68,7 +72,8 @@ struct journal {
     bool no_win; /* the file system cannot allocate ahead: write() instead */
 };
 
-/* Parses a journal header: 0, or -EBADMSG when buf does not start with one. */
+/* Parses a journal header: its row format (1 or 2), or -EBADMSG when buf does
+ * not start with one. */
 int jr_parse_header(const uint8_t *buf, size_t len, uint64_t *db_id, uint64_t *gen);
 
 /*

@@ -28,8 +28,8 @@
 #define MINUTE_MS      60000LL
 #define DAY_MS         86400000LL
 #define KEY_MAX        512
-#define ROW_ENTRY_MAX  (5 + 8) /* a row entry: varint id (32 bits), double */
-#define STMT_CACHE     48      /* prepared statements kept (more than the store has) */
+#define ROW_ENTRY_MAX  (10 + 10) /* a row entry: a varint, then a double or a varint */
+#define STMT_CACHE     48        /* prepared statements kept (more than the store has) */
 
 /* ---- the series registry: key -> id ---- */
 
@@ -759,8 +759,21 @@ static uint32_t series_add(struct store *st, const char *key)
 struct append_ctx {
     struct store *st;
     size_t pos;
+    uint64_t prev_id; /* of the row's previous entry (format 2) */
     struct memo memo;
 };
+
+/* A varint at o (room for 10 bytes): its length. */
+static size_t put_varint_at(uint8_t *o, uint64_t x)
+{
+    size_t n = 0;
+
+    for (;; x >>= 7) {
+        o[n++] = (uint8_t)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
+        if (x < 0x80)
+            return n;
+    }
+}
 
 static void append_one(void *ctx, const struct series_desc *d, const struct series_label *labels,
                        size_t n, double v)
@@ -812,10 +825,22 @@ put:
     {
         /* written in place: this runs for every series of every tick */
         uint8_t *o = st->row + st->row_len;
-        for (uint64_t x = id;; x >>= 7) {
-            o[bn++] = (uint8_t)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
-            if (x < 0x80)
-                break;
+        if (st->jr.format >= 2) {
+            /* format 2: the id as a step from the previous one (1 byte when
+             * consecutive), the value as an integer when it is one (counters) */
+            int64_t k = (int64_t)v;
+            bool is_int = fabs(v) < 0x1p53 && (double)k == v && !(v == 0 && signbit(v));
+            uint64_t step = (uint64_t)id - c->prev_id - 1;
+            uint64_t tag = ((step << 1) ^ (uint64_t)((int64_t)step >> 63)) << 1 | is_int;
+            c->prev_id = id;
+            bn = put_varint_at(o, tag);
+            if (is_int) {
+                bn += put_varint_at(o + bn, ((uint64_t)k << 1) ^ (uint64_t)(k >> 63));
+                st->row_len += bn;
+                return;
+            }
+        } else {
+            bn = put_varint_at(o, id);
         }
         memcpy(o + bn, &v, sizeof(v));
         st->row_len += bn + sizeof(v);
@@ -1006,7 +1031,7 @@ static int64_t free_ts(struct store *st, int64_t ts)
 
 int store_append(struct store *st, const struct snapshot *snap)
 {
-    struct append_ctx c = {st, 0, {{NULL}, {NULL}}};
+    struct append_ctx c = {st, 0, 0, {{NULL}, {NULL}}};
     int r;
 
     if (st->opt.read_only)
@@ -1049,22 +1074,54 @@ int store_append(struct store *st, const struct snapshot *snap)
     return 0;
 }
 
-/* Decodes a row blob, calling fn(ctx, id, value) per pair. 0 or -EBADMSG. */
-static int row_decode(const uint8_t *p, size_t len, void (*fn)(void *ctx, uint32_t id, double v),
-                      void *ctx)
+/*
+ * Decodes a row, calling fn(ctx, id, value) per entry. 0 or -EBADMSG.
+ * Format 1 (the ticks table, journals of format 1): varint id, 8-byte double.
+ * Format 2: varint tag = zigzag(id - previous id - 1) << 1 | integer, then a
+ * zigzag varint (an integer value) or an 8-byte double.
+ */
+static int row_decode_fmt(const uint8_t *p, size_t len, int fmt,
+                          void (*fn)(void *ctx, uint32_t id, double v), void *ctx)
 {
     const uint8_t *end = p + len;
+    uint64_t prev = 0;
 
     while (p < end) {
-        uint64_t id;
+        uint64_t id, x;
         double v;
-        if (get_varint(&p, end, &id) < 0 || id > UINT32_MAX || (size_t)(end - p) < sizeof(v))
+        if (get_varint(&p, end, &x) < 0)
+            return -EBADMSG;
+        if (fmt >= 2) {
+            uint64_t z = x >> 1;
+            id = prev + 1 + ((z >> 1) ^ (uint64_t) - (int64_t)(z & 1));
+            if (x & 1) {
+                uint64_t k;
+                if (get_varint(&p, end, &k) < 0)
+                    return -EBADMSG;
+                v = (double)(int64_t)((k >> 1) ^ (uint64_t) - (int64_t)(k & 1));
+                goto got;
+            }
+        } else {
+            id = x;
+        }
+        if ((size_t)(end - p) < sizeof(v))
             return -EBADMSG;
         memcpy(&v, p, sizeof(v));
         p += sizeof(v);
+    got:
+        if (id == 0 || id > UINT32_MAX)
+            return -EBADMSG;
+        prev = id;
         fn(ctx, (uint32_t)id, v);
     }
     return 0;
+}
+
+/* A row of the ticks table (format 1). */
+static int row_decode(const uint8_t *p, size_t len, void (*fn)(void *ctx, uint32_t id, double v),
+                      void *ctx)
+{
+    return row_decode_fmt(p, len, 1, fn, ctx);
 }
 
 /* ---- compaction: a finished hour of ticks into a raw block and a minute block ---- */
@@ -1399,6 +1456,7 @@ struct crow {
     int64_t ts;
     const uint8_t *p;
     size_t len;
+    int fmt; /* of the row (row_decode_fmt) */
 };
 
 static int cmp_crow(const void *a, const void *b)
@@ -1458,7 +1516,7 @@ static int compact_hour(struct store *st, int64_t hour, const struct crow *jrows
             lcap = ncap;
         }
         memcpy(legacy + lused, sqlite3_column_blob(s, 1), len);
-        rows[n++] = (struct crow){sqlite3_column_int64(s, 0), NULL, len};
+        rows[n++] = (struct crow){sqlite3_column_int64(s, 0), NULL, len, 1};
         rows[n - 1].p = (const uint8_t *)(uintptr_t)lused; /* made a pointer below */
         lused += len;
     }
@@ -1477,14 +1535,14 @@ static int compact_hour(struct store *st, int64_t hour, const struct crow *jrows
         free(legacy);
         return -ENOMEM;
     }
-    /* about as many columns as the first row has series (each entry 9..13 bytes) */
-    m.hint_cols = rows[0].len / 9 + 8;
+    /* about as many columns as the first row has series (an entry: 2..18 bytes) */
+    m.hint_cols = rows[0].len / (rows[0].fmt >= 2 ? 5 : 9) + 8;
     for (size_t i = 0; i < n && m.err == 0; i++) {
         if (m.rows && rows[i].ts == m.ts[m.rows - 1])
             continue; /* (a legacy row the journal holds too) */
         m.cur = m.rows;
         m.ts[m.rows] = rows[i].ts;
-        if (row_decode(rows[i].p, rows[i].len, matrix_set, &m) < 0) {
+        if (row_decode_fmt(rows[i].p, rows[i].len, rows[i].fmt, matrix_set, &m) < 0) {
             log_warn("%s: a damaged tick row at %" PRId64 " is dropped from the history", st->path,
                      rows[i].ts);
             for (size_t c = 0; c < m.cols; c++)
@@ -1756,7 +1814,7 @@ static int compact_ticks(struct store *st, int64_t before)
                      recs[i].ts);
             continue;
         }
-        rows[nr++] = (struct crow){recs[i].ts, p, recs[i].len};
+        rows[nr++] = (struct crow){recs[i].ts, p, recs[i].len, st->jr.format};
     }
     if (r == 0)
         r = tx(st, "BEGIN");
@@ -2063,6 +2121,7 @@ struct feed_ctx {
     struct buckets *bk;
     uint32_t id;
     long seen;
+    int fmt; /* of the journal's rows */
 };
 
 static int feed_row(void *ctx, int64_t ts, const uint8_t *row, size_t len)
@@ -2070,7 +2129,7 @@ static int feed_row(void *ctx, int64_t ts, const uint8_t *row, size_t len)
     struct feed_ctx *f = ctx;
     struct raw_ctx c = {f->id, false, NAN};
 
-    if (row_decode(row, len, raw_pick, &c) == 0 && c.found) {
+    if (row_decode_fmt(row, len, f->fmt, raw_pick, &c) == 0 && c.found) {
         bucket_add(f->bk, ts, c.v, c.v, c.v, 1);
         f->seen++;
     }
@@ -2162,7 +2221,7 @@ static long feed_tier(struct store *st, int tier, uint32_t id, int64_t from, int
         }
         sqlite3_reset(s);
         {
-            struct feed_ctx f = {bk, id, 0};
+            struct feed_ctx f = {bk, id, 0, st->jr.format};
             rc = journal_each(st, from, to, false, feed_row, &f);
             if (rc < 0)
                 return rc;
@@ -2429,7 +2488,7 @@ static int hist_journal_row(void *ctx, int64_t ts, const uint8_t *row, size_t le
     }
     if (!(h->cur = hist_new(h, ts)))
         return 1;
-    if (row_decode(row, len, hist_row_set, h) < 0) {
+    if (row_decode_fmt(row, len, h->st->jr.format, hist_row_set, h) < 0) {
         snapshot_unref(h->cur);
         return 0;
     }

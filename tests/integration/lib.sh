@@ -89,6 +89,9 @@ in_ns() {
 # DAEMON_PID and URL (e.g. http://127.0.0.1:40123). Fails the test if it does not.
 start_daemon() {
     local cfg=$1 log=$2 i
+    # emptied here, not only by the child's redirection: the loop below must
+    # never read the address a previous daemon wrote to the same file
+    : >"$log"
     "$ARTHAMON_BIN" run -c "$cfg" >"$log" 2>&1 &
     DAEMON_PID=$!
     URL=""

@@ -35,6 +35,12 @@ kept0=$(newest)
 # fill the file system to the last block
 dd if=/dev/zero of="$T/data/filler" bs=64k >/dev/null 2>&1
 sync
+# the tick journal allocates its blocks ahead (64 KiB): appends go on into
+# that room, then fail; wait for the failure (at most 30 s)
+for i in $(seq 60); do
+    grep -q "history: cannot write" "$T/run.log" && break
+    sleep 0.5
+done
 sleep 4
 kill -0 "$DAEMON_PID" || fail "the daemon died on a full disk: $(tail -5 "$T/run.log")"
 curl -sf "$URL/api/v1/snapshot" >"$T/snap.json" || fail "live snapshot not served on a full disk"
@@ -42,7 +48,7 @@ age=$("$PY" -c 'import json,sys,time; print(time.time() - json.load(open(sys.arg
 "$PY" -c "import sys; sys.exit(0 if $age < 1 else 1)" || fail "the live snapshot is $age s old on a full disk"
 errs=$(grep -c "history: cannot write" "$T/run.log")
 [ "$errs" -ge 1 ] || fail "a full disk was not logged: $(tail -5 "$T/run.log")"
-[ "$errs" -le 1 ] || fail "$errs error lines in 4 s (at most one a minute)"
+[ "$errs" -le 1 ] || fail "$errs error lines in under a minute (at most one a minute)"
 grep "history: cannot write" "$T/run.log" | head -1
 ok "disk full: the daemon lives, serves a live snapshot (${age%.*}.x s old), logged once"
 

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store/codec.h"
 #include "store/store.h"
 
 #define DAY  86400000LL
@@ -521,6 +522,80 @@ static void hour_larger_than_a_block(void **state)
     store_close(st);
 }
 
+/* A journal written in row format 1 (by an earlier version) is read as it is,
+ * and replaced by format 2 once compaction has taken all of it. */
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void format1_journal_is_read(void **state)
+{
+    struct store *st = open_ok(30, 90, 730);
+    int64_t t0 = 1700006400000LL - 1700006400000LL % DAY, db_id = 0;
+    char jp[160];
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    FILE *f;
+    uint8_t h[24];
+    struct collect c;
+    int tier;
+
+    (void)state;
+    append_at(st, t0); /* registers the series: cpu.usage_percent is id 1 */
+    assert_int_equal(store_maintain(st, t0 + 3600000 + 1), 0);
+    store_close(st);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'journal_id'", -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    db_id = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'journal_gen'", -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    memcpy(h, "ARMNJRN1", 8);
+    put_le(h + 8, (uint64_t)db_id, 8);
+    put_le(h + 16, (uint64_t)sqlite3_column_int64(q, 0) + 1, 8);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    snprintf(jp, sizeof(jp), "%s-ticks", path);
+    f = fopen(jp, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(h, 1, sizeof(h), f), sizeof(h));
+    for (int i = 0; i < 10; i++) {
+        /* one format-1 row: varint id 1, the double 40 + i */
+        uint8_t rec[16 + 9];
+        double v = 40.0 + i;
+        put_le(rec, 9, 4);
+        put_le(rec + 8, (uint64_t)(t0 + 3600000 + i * STEP), 8);
+        rec[16] = 1;
+        memcpy(rec + 17, &v, sizeof(v));
+        put_le(rec + 4, blk_crc32c(rec + 8, 8 + 9), 4);
+        assert_int_equal(fwrite(rec, 1, sizeof(rec), f), sizeof(rec));
+    }
+    fclose(f);
+    st = open_ok(30, 90, 730);
+    assert_int_equal(
+        query(st, "cpu.usage_percent", t0 + 3600000, t0 + 7200000, 0, AGG_COUNT, &tier, &c), 10);
+    assert_int_equal(
+        query(st, "cpu.usage_percent", t0 + 3600000, t0 + 7200000, 3600000, AGG_SUM, &tier, &c), 1);
+    assert_true(c.first_v == 40 * 10 + 45);
+    append_at(st, t0 + 3600000 + 10 * STEP); /* appended in format 1 too: one file, one format */
+    assert_int_equal(store_maintain(st, t0 + 2 * 3600000 + 1), 0);
+    assert_int_equal(count_history(st, t0, t0 + 2 * 3600000), 12);
+    store_close(st);
+    /* all of it compacted: the journal starts again in format 2 */
+    f = fopen(jp, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(h, 1, 8, f), 8);
+    fclose(f);
+    assert_memory_equal(h, "ARMNJRN2", 8);
+}
+
 /* ---- text fields ---- */
 
 struct texts_seen {
@@ -630,6 +705,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(torn_tail_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(foreign_journal_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(hour_larger_than_a_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(format1_journal_is_read, setup, teardown),
         cmocka_unit_test_setup_teardown(texts_are_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
