@@ -9,8 +9,8 @@
 /* The pool: a region reserved once (pages are only backed when written), the
  * strings packed in it; an open-addressing table of offsets finds them. */
 static char *base;
-static size_t used;          /* bytes of base in use (read without the lock by interned()) */
-static uint32_t *slots;      /* offset + 1 of each string (0: empty), power-of-two size */
+static size_t used;     /* bytes of base in use (read without the lock by interned()) */
+static uint32_t *slots; /* offset + 1 of each string (0: empty), power-of-two size */
 static size_t n_slots, n_strings;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 

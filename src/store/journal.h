@@ -41,7 +41,7 @@
 #define JR_HDR_LEN     24
 #define JR_FORMAT      2 /* of the rows in a new file */
 #define JR_REC_HDR_LEN 16
-#define JR_MAX_PAYLOAD (4u << 20) /* a record never holds more */
+#define JR_MAX_PAYLOAD (4u << 20)  /* a record never holds more */
 #define JR_WINDOW      (64u << 10) /* the mapping appends go through, at least */
 
 struct jr_rec {
@@ -55,7 +55,7 @@ struct journal {
     char *path;
     bool read_only;
     uint64_t db_id, gen;
-    int format; /* of the rows: 1 or 2 (the header's digit) */
+    int format;    /* of the rows: 1 or 2 (the header's digit) */
     uint64_t size; /* end of the last good record */
     struct jr_rec *v;
     size_t n, cap;
