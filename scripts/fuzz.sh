@@ -71,6 +71,7 @@ for t in $targets; do
     fuzz_query | fuzz_http_target) max_len=8192 ;; # past HTTPQ_MAX_TARGET
     fuzz_journal) max_len=16384 ;;                  # records of a few KiB
     fuzz_snapshot_text) max_len=8192 ;;             # a key and a value past SNAPSHOT_TEXT_MAX
+    fuzz_statsd) max_len=8192 ;;                    # a DogStatsD client's datagram, many lines
     *) max_len=4096 ;;
     esac
     max_len=${FUZZ_MAX_LEN:-$max_len}
