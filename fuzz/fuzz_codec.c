@@ -1,14 +1,19 @@
 /* The block codec on arbitrary bytes, both ways.
  *
- * The first byte chooses: bit 0 set, the rest is a block whose checksum is
- * recomputed first (so that mutations reach the parser behind it); bit 1
- * set, the rest also drives an encode -> decode round trip, which must give
- * back every value bit for bit.
+ * The first byte chooses: bit 0 set, the rest is a block whose checksums are
+ * recomputed first (so that mutations reach the parser behind them): version
+ * 1's trailer, or version 2's header CRC and chunk CRCs where its header and
+ * directory place them; bit 1 set, the rest also drives an encode -> decode
+ * round trip, which must give back every value bit for bit, in the format of
+ * bits 2-7: bit 2 set, version 1; else version 2 with chunks of 2^(bits 3-7
+ * - 1) bytes, blk_encode()'s when bits 3-7 are 0.
  *
  * As a block, whatever the bytes: no crash, no read outside them, and the
- * readers agree: blk_info() refuses exactly what the others refuse for
- * framing, a series that is not there is reported absent, and a series read
- * alone equals the same series in blk_decode_all(). */
+ * readers agree: a block that blk_info() refuses, blk_decode_all() refuses
+ * too, and so do the others for version 1 (one checksum over all; version 2's
+ * single-series reads check the header and their own chunk only); a series
+ * that is not there is reported absent, and a series read alone equals the
+ * same series in blk_decode_all(), whose version 2 order is by increasing id. */
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -35,7 +40,8 @@ static bool same(double a, double b)
 
 struct seen {
     size_t n_rows, n;
-    uint32_t ids[KEEP];
+    bool sorted; /* version 2: ids strictly increase */
+    uint32_t ids[KEEP], last;
     double *vals[KEEP];
 };
 
@@ -44,6 +50,8 @@ static int seen_cb(void *ctx, uint32_t id, const double *v, size_t n_rows)
     struct seen *s = ctx;
 
     CHECK(n_rows == s->n_rows);
+    CHECK(!s->sorted || s->n == 0 || id > s->last);
+    s->last = id;
     if (s->n < KEEP) {
         s->ids[s->n] = id;
         memcpy(s->vals[s->n], v, n_rows * sizeof(*v));
@@ -62,13 +70,24 @@ static void decode(const uint8_t *blk, size_t len)
 
     r = blk_info(blk, len, &info);
     if (r < 0) {
-        double one;
-        int64_t t;
+        static int64_t t[BLK_MAX_ROWS];
+        static double one[BLK_MAX_ROWS];
         CHECK(r == -EBADMSG);
-        /* n_rows unknown: the others must fail before writing anything */
-        CHECK(blk_decode_ts(blk, len, &t) == -EBADMSG);
-        CHECK(blk_decode_series(blk, len, 0, &one) == -EBADMSG);
         CHECK(blk_decode_all(blk, len, seen_cb, &s) == -EBADMSG);
+        if (len < 4 || blk[3] != 2) {
+            /* n_rows unknown: the others must fail before writing anything */
+            CHECK(blk_decode_ts(blk, len, t) == -EBADMSG);
+            CHECK(blk_decode_series(blk, len, 0, one) == -EBADMSG);
+            return;
+        }
+        /* version 2: damage in a chunk leaves the header and the other
+         * chunks readable (the arrays take the most rows a header gives) */
+        r = blk_decode_ts(blk, len, t);
+        CHECK(r == 0 || r == -EBADMSG);
+        for (uint32_t id = 0; id < KEEP; id++) {
+            r = blk_decode_series(blk, len, id, one);
+            CHECK(r == 0 || r == 1 || r == -EBADMSG);
+        }
         return;
     }
     CHECK(info.n_rows >= 1 && info.n_rows <= BLK_MAX_ROWS && info.n_cols <= BLK_MAX_COLS);
@@ -76,6 +95,7 @@ static void decode(const uint8_t *blk, size_t len)
     ts = malloc(info.n_rows * sizeof(*ts));
     v = malloc(info.n_rows * sizeof(*v));
     s.n_rows = info.n_rows;
+    s.sorted = blk[3] == 2;
     for (int i = 0; i < KEEP; i++)
         s.vals[i] = malloc(info.n_rows * sizeof(double));
     if (!ts || !v || !s.vals[KEEP - 1])
@@ -167,7 +187,7 @@ static double scaled(int64_t k, unsigned d)
     return d ? (double)k / p10[d] : (double)k;
 }
 
-static void roundtrip(const uint8_t *data, size_t size)
+static void roundtrip(const uint8_t *data, size_t size, unsigned fmt)
 {
     static const double special[] = {0.0,    -0.0,     INFINITY, -INFINITY,  1.7976931348623157e308,
                                      5e-324, 2.2e-308, 0x1p53,   0x1p53 + 2, 0x1p62,
@@ -236,7 +256,13 @@ static void roundtrip(const uint8_t *data, size_t size)
             }
         }
     }
-    CHECK(blk_encode(ts, n_rows, cols, n_cols, &out) == 0);
+    if (fmt == 0)
+        CHECK(blk_encode(ts, n_rows, cols, n_cols, &out) == 0);
+    else if (fmt & 1)
+        CHECK(blk_encode_as(ts, n_rows, cols, n_cols, 1, 0, &out) == 0);
+    else
+        CHECK(blk_encode_as(ts, n_rows, cols, n_cols, 2, (fmt >> 1) - 1, &out) == 0);
+    CHECK(out.buf[3] == (fmt & 1 ? 1 : 2));
     CHECK(blk_info(out.buf, out.len, &info) == 0);
     CHECK(info.n_rows == n_rows && info.n_cols == n_cols);
     CHECK(blk_decode_ts(out.buf, out.len, dts) == 0);
@@ -252,6 +278,77 @@ static void roundtrip(const uint8_t *data, size_t size)
     free(dts);
     free(vals);
     free(v);
+}
+
+/* ---- checksums recomputed ---- */
+
+static bool varint(const uint8_t *b, size_t n, size_t *at, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    for (unsigned sh = 0; sh < 64 && *at < n; sh += 7) {
+        uint8_t c = b[(*at)++];
+        x |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void put_crc(uint8_t *b, size_t from, size_t to)
+{
+    uint32_t crc = blk_crc32c(b + from, to - from);
+
+    for (int i = 0; i < 4; i++)
+        b[to + (size_t)i] = (uint8_t)(crc >> (8 * i));
+}
+
+/* Version 2's CRCs where its header and directory place them (codec.c's
+ * layout, written again here), as far as the bytes go. */
+static void fix_v2(uint8_t *b, size_t n)
+{
+    uint64_t v[5], gap, clen, chunk;
+    size_t at = 5, dir, pos, from, acc = 0;
+
+    if (n < 5 || b[4] > 63)
+        return;
+    chunk = (uint64_t)1 << b[4];
+    for (int i = 0; i < 5; i++) /* n_rows n_cols first_ts span ts_len */
+        if (!varint(b, n, &at, &v[i]))
+            return;
+    if (v[4] > n - at)
+        return;
+    at += (size_t)v[4];
+    dir = at;
+    for (uint64_t i = 0; i < v[1]; i++)
+        if (!varint(b, n, &at, &gap) || !varint(b, n, &at, &clen))
+            return;
+    if (n - at < 4)
+        return;
+    put_crc(b, 0, at);
+    pos = from = at + 4;
+    at = dir;
+    for (uint64_t i = 0; i < v[1]; i++) {
+        varint(b, n, &at, &gap); /* read above */
+        varint(b, n, &at, &clen);
+        if (clen > n)
+            return;
+        if (acc && acc + 1 + clen > chunk) {
+            if (pos > n - 4)
+                return;
+            put_crc(b, from, pos);
+            pos = from = pos + 4;
+            acc = 0;
+        }
+        pos += 1 + (size_t)clen;
+        acc += 1 + (size_t)clen;
+        if (pos > n)
+            return;
+    }
+    if (v[1] && n - pos >= 4)
+        put_crc(b, from, pos);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -270,13 +367,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(blk, data + 1, len);
     if ((data[0] & 1) && len >= 4) {
-        uint32_t crc = blk_crc32c(blk, len - 4);
-        for (int i = 0; i < 4; i++)
-            blk[len - 4 + i] = (uint8_t)(crc >> (8 * i));
+        if (blk[3] == 2)
+            fix_v2(blk, len);
+        else
+            put_crc(blk, 0, len - 4);
     }
     decode(blk, len);
     if (data[0] & 2)
-        roundtrip(data + 1, len);
+        roundtrip(data + 1, len, data[0] >> 2);
     free(blk);
     return 0;
 }
