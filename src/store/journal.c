@@ -341,25 +341,27 @@ void jr_close(struct journal *j)
 }
 
 /*
- * A window holding [j->size, j->size + want): blocks allocated to the file's
- * end first (a full disk is an error here, not a fault later), then mapped.
+ * Room for [j->size, j->size + want): the file's blocks allocated that far and
+ * a step beyond (a full disk is an error here, not a fault later), and a
+ * mapping that covers it. The mapping is JR_MAP_SPAN long, past the file's
+ * end (never touched there), so that it is remade rarely; the allocation step
+ * is about 256 records, so that a full disk is noticed within a few hundred
+ * ticks while allocating stays off the per-tick path.
  * 0, -ENOSPC and the like, or -EOPNOTSUPP when the file system cannot
  * allocate ahead (the caller writes instead).
  */
 static int win_make(struct journal *j, size_t want)
 {
     long page = sysconf(_SC_PAGESIZE);
-    uint64_t pg = page > 0 ? (uint64_t)page : 4096, start = j->size / pg * pg, end;
-    void *m;
+    uint64_t pg = page > 0 ? (uint64_t)page : 4096, end, step;
     int r;
 
-    win_drop(j);
+    step = 256 * (uint64_t)want;
+    step = step < JR_WINDOW ? JR_WINDOW : step > JR_WINDOW_MAX ? JR_WINDOW_MAX : step;
     /* a step ahead; on a nearly full disk, just what this record needs */
-    for (int tries = 0; tries < 2; tries++) {
-        end = j->size + want + (tries ? 0 : JR_WINDOW);
+    for (int tries = 0; tries < 2 && j->size + want > j->file_len; tries++) {
+        end = j->size + want + (tries ? 0 : step);
         end = (end + pg - 1) / pg * pg;
-        if (end <= j->file_len)
-            break;
         do
             r = posix_fallocate(j->fd, (off_t)j->file_len, (off_t)(end - j->file_len));
         while (r == EINTR);
@@ -372,12 +374,19 @@ static int win_make(struct journal *j, size_t want)
         if (tries || r != ENOSPC)
             return -r;
     }
-    m = mmap(NULL, (size_t)(end - start), PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, (off_t)start);
-    if (m == MAP_FAILED)
-        return -errno;
-    j->win = m;
-    j->win_off = start;
-    j->win_len = (size_t)(end - start);
+    if (!j->win || j->size + want > j->win_off + j->win_len) {
+        uint64_t start = j->size / pg * pg, len = JR_MAP_SPAN;
+        void *m;
+        if (len < j->size + want - start)
+            len = (j->size + want - start + pg - 1) / pg * pg;
+        win_drop(j);
+        m = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, (off_t)start);
+        if (m == MAP_FAILED)
+            return -errno;
+        j->win = m;
+        j->win_off = start;
+        j->win_len = (size_t)len;
+    }
     return 0;
 }
 
@@ -393,7 +402,8 @@ int jr_append(struct journal *j, int64_t ts, uint8_t *rec, uint32_t len)
     put32(rec, len);
     put64(rec + 8, (uint64_t)ts);
     put32(rec + 4, rec_crc(rec, len));
-    if (!j->no_win && (!j->win || j->size + want > j->win_off + j->win_len)) {
+    if (!j->no_win &&
+        (j->size + want > j->file_len || !j->win || j->size + want > j->win_off + j->win_len)) {
         r = win_make(j, want);
         if (r == -EOPNOTSUPP) {
             j->no_win = true;

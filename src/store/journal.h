@@ -11,7 +11,7 @@
  * minute (WAL with synchronous=NORMAL gives the same kind of promise).
  *
  * Appends are copied into a shared mapping of the file, whose blocks are
- * allocated ahead (fallocate) in steps of JR_WINDOW: a store into the mapping
+ * allocated ahead (fallocate, about 256 records at a time): a store into the mapping
  * is in the page cache like a write() is, without a system call per tick; a
  * full disk shows as the allocation failing, never as a fault on the mapping.
  * The zeros past the last record end the journal as a torn record does.
@@ -42,7 +42,9 @@
 #define JR_FORMAT      2 /* of the rows in a new file */
 #define JR_REC_HDR_LEN 16
 #define JR_MAX_PAYLOAD (4u << 20)  /* a record never holds more */
-#define JR_WINDOW      (64u << 10) /* the mapping appends go through, at least */
+#define JR_WINDOW      (64u << 10) /* blocks allocated ahead at a time: at least */
+#define JR_WINDOW_MAX  (1u << 20)  /* and at most */
+#define JR_MAP_SPAN    (8u << 20)  /* the mapping appends are copied into */
 
 struct jr_rec {
     int64_t ts;

@@ -179,8 +179,11 @@ struct store {
     /* the row being built by store_append() */
     uint8_t *row;
     size_t row_len, row_cap;
-    struct key_cache *kc; /* per position in the flattening: the last tick's series */
-    size_t kc_n, kc_cap;
+    /* the last tick's series in flattening order (kc), and this tick's being
+     * built (kc_next, swapped in when the append is done) */
+    struct key_cache *kc, *kc_next;
+    size_t kc_n, kc_cap, kc_next_n;
+    bool kc_ok; /* kc_next holds every series of the tick */
     /* the text fields as of the newest append (snapshot_flatten_texts), and
      * the changes the append being built makes to them */
     struct text_field *texts;
@@ -640,6 +643,7 @@ void store_close(struct store *st)
     pthread_mutex_destroy(&st->jlock);
     texts_done(st);
     free(st->kc);
+    free(st->kc_next);
     free(st->row);
     free(st->jpath);
     free(st->path);
@@ -756,9 +760,12 @@ static uint32_t series_add(struct store *st, const char *key)
     return id;
 }
 
+#define KC_WINDOW 8 /* how far from the expected place a series is looked for */
+
 struct append_ctx {
     struct store *st;
     size_t pos;
+    size_t cur;       /* where in the last tick's series this one is expected */
     uint64_t prev_id; /* of the row's previous entry (format 2) */
     struct memo memo;
 };
@@ -787,11 +794,39 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
 
     if (st->err)
         return;
-    /* the series of a position rarely change from one tick to the next: the
-     * key is only made (and looked up) when this one differs from the last */
-    kc = pos < st->kc_n ? &st->kc[pos] : NULL;
-    if (kc && key_cache_is(kc, d, labels, n, &c->memo)) {
+    /* the series of a tick are those of the last one, in the same order, but
+     * for one appearing or going now and then: look where the last match
+     * left off, then a few places either side; the key is only made (and
+     * looked up) for a series not found there */
+    kc = NULL;
+    for (size_t k = 0; k < 2 * KC_WINDOW + 1 && !kc; k++) {
+        /* c->cur, c->cur + 1, c->cur - 1, c->cur + 2, ... */
+        size_t off = (k + 1) / 2;
+        size_t at = k % 2 ? c->cur + off : c->cur - off;
+        if (k % 2 == 0 && off > c->cur)
+            continue;
+        if (at < st->kc_n && key_cache_is(&st->kc[at], d, labels, n, &c->memo)) {
+            kc = &st->kc[at];
+            c->cur = at + 1;
+        }
+    }
+    if (pos >= st->kc_cap) {
+        size_t ncap = st->kc_cap ? st->kc_cap * 2 : 512;
+        struct key_cache *a = realloc(st->kc, ncap * sizeof(*a)), *b;
+        if (a)
+            st->kc = a;
+        b = a ? realloc(st->kc_next, ncap * sizeof(*b)) : NULL;
+        if (b) {
+            st->kc_next = b;
+            st->kc_cap = ncap;
+        } else {
+            st->kc_ok = false; /* no room to remember this tick: slower next time, not wrong */
+        }
+    }
+    if (kc) {
         id = kc->id;
+        if (pos < st->kc_cap)
+            st->kc_next[pos] = *kc;
     } else {
         char key[KEY_MAX];
         if (snapshot_series_key(key, sizeof(key), d, labels, n) < 0)
@@ -799,20 +834,10 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
         id = series_add(st, key);
         if (!id)
             return;
-        if (pos >= st->kc_cap) {
-            size_t ncap = st->kc_cap ? st->kc_cap * 2 : 512;
-            struct key_cache *nk = realloc(st->kc, ncap * sizeof(*nk));
-            if (!nk)
-                goto put; /* no cache: slower, not wrong */
-            st->kc = nk;
-            st->kc_cap = ncap;
-        }
-        while (st->kc_n <= pos)
-            st->kc[st->kc_n++] = (struct key_cache){0};
-        if (key_cache_set(st, &st->kc[pos], d, labels, n, id) < 0)
-            st->kc[pos].desc = NULL; /* a miss next time: slower, not wrong */
+        if (pos < st->kc_cap && key_cache_set(st, &st->kc_next[pos], d, labels, n, id) < 0)
+            st->kc_next[pos].desc = NULL; /* never matches: slower, not wrong */
     }
-put:
+    st->kc_next_n = pos + 1;
     if (st->row_cap - st->row_len < ROW_ENTRY_MAX) {
         uint8_t *nr = realloc(st->row, st->row_cap * 2 + ROW_ENTRY_MAX);
         if (!nr) {
@@ -1031,7 +1056,7 @@ static int64_t free_ts(struct store *st, int64_t ts)
 
 int store_append(struct store *st, const struct snapshot *snap)
 {
-    struct append_ctx c = {st, 0, 0, {{NULL}, {NULL}}};
+    struct append_ctx c = {st, 0, 0, 0, {{NULL}, {NULL}}};
     int r;
 
     if (st->opt.read_only)
@@ -1045,9 +1070,18 @@ int store_append(struct store *st, const struct snapshot *snap)
         if (row_put(st, room, sizeof(room)) < 0)
             st->err = -ENOMEM;
     }
+    st->kc_ok = true;
+    st->kc_next_n = 0;
     if (st->err == 0)
         snapshot_flatten(snap, append_one, &c);
     r = st->err;
+    if (r == 0 && st->kc_ok && st->kc_next_n <= st->kc_cap) {
+        /* this tick's series are the next one's guide */
+        struct key_cache *t = st->kc;
+        st->kc = st->kc_next;
+        st->kc_next = t;
+        st->kc_n = st->kc_next_n;
+    }
     if (r == 0 && st->row_len - JR_REC_HDR_LEN > JR_MAX_PAYLOAD)
         r = -E2BIG;
     if (r == 0) {
