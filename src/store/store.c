@@ -1114,8 +1114,9 @@ int store_append(struct store *st, const struct snapshot *snap)
  * Format 2: varint tag = zigzag(id - previous id - 1) << 1 | integer, then a
  * zigzag varint (an integer value) or an 8-byte double.
  */
-static int row_decode_fmt(const uint8_t *p, size_t len, int fmt,
-                          void (*fn)(void *ctx, uint32_t id, double v), void *ctx)
+static inline __attribute__((always_inline)) int
+row_decode_fmt(const uint8_t *p, size_t len, int fmt, void (*fn)(void *ctx, uint32_t id, double v),
+               void *ctx)
 {
     const uint8_t *end = p + len;
     uint64_t prev = 0;
