@@ -36,6 +36,7 @@
 
 #include "lib/sketch.h"
 #include "common/parse.h"
+#include "common/detrand.h"
 
 #define TARGET_NS     25.0
 #define TARGET_2T     1.10 /* 2-thread cost per observation / 1-thread cost */
@@ -64,24 +65,6 @@ static double thread_cpu_ns(void)
 
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* A deterministic generator (xorshift64*), uniform in [0, 1), normal. */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static double urand(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 2685821657736338717ull) >> 11) * 0x1.0p-53;
-}
-
-static double grand(void)
-{
-    double u = urand(), v = urand();
-
-    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
 }
 
 struct worker {
@@ -229,8 +212,8 @@ int main(int argc, char **argv)
     n = mills * 1000000;
     for (unsigned i = 0; i < NVALUES; i++)
         values[i] = i % 1024 == 0 ? 0
-                    : i % 64 == 0 ? 0.2 * exp(0.3 * grand())
-                                  : 1e-3 * exp(grand());
+                    : i % 64 == 0 ? 0.2 * exp(0.3 * gauss())
+                                  : 1e-3 * exp(gauss());
 
     for (int r = 0; r < RUNS; r++) {
         struct am_sketch *sk;

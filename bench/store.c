@@ -82,6 +82,7 @@
 #include "core/sampler.h"
 #include "store/codec.h"
 #include "store/store.h"
+#include "common/detrand.h"
 
 #define HOUR_MS   3600000LL
 #define MINUTE_MS 60000LL
@@ -168,24 +169,6 @@ static int cmp_double(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
 
     return x < y ? -1 : x > y;
-}
-
-/* A deterministic generator (xorshift64*), uniform in [0, 1), normal, exponential. */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static double urand(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 2685821657736338717ull) >> 11) * 0x1.0p-53;
-}
-
-static double grand(void)
-{
-    double u = urand(), v = urand();
-
-    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
 }
 
 static double erand(double mean)
@@ -1606,7 +1589,7 @@ static struct snapshot **synth_pool(const struct rec *r, size_t npool, size_t ta
             snapshot_set_series(s, key, calls[f]);
         }
         for (size_t l = 0; l < nl; l++) {
-            lat[l] = fabs(lat[l] + (mean[l] - lat[l]) * 0.1 + grand() * mean[l] * 0.05);
+            lat[l] = fabs(lat[l] + (mean[l] - lat[l]) * 0.1 + gauss() * mean[l] * 0.05);
             sum += lat[l];
             snprintf(key, sizeof(key),
                      "model_inference.layer_latencies{model=bench-model,type=transformer,"
@@ -1617,12 +1600,12 @@ static struct snapshot **synth_pool(const struct rec *r, size_t npool, size_t ta
 #define MODEL_KEY(name) "model_inference." name "{model=bench-model,type=transformer}"
         snapshot_set_series(s, MODEL_KEY("avg_inference_ms"), round_to(sum, 3));
         snapshot_set_series(s, MODEL_KEY("p95_inference_ms"),
-                            round_to(sum * (1.3 + 0.05 * grand()), 3));
+                            round_to(sum * (1.3 + 0.05 * gauss()), 3));
         snapshot_set_series(s, MODEL_KEY("p99_inference_ms"),
-                            round_to(sum * (1.7 + 0.1 * grand()), 3));
+                            round_to(sum * (1.7 + 0.1 * gauss()), 3));
         snapshot_set_series(s, MODEL_KEY("throughput_per_sec"), round_to(8000.0 / sum, 3));
         snapshot_set_series(s, MODEL_KEY("accelerator_util_percent"),
-                            round_to(clamp(60 + 10 * grand(), 0, 100), 2));
+                            round_to(clamp(60 + 10 * gauss(), 0, 100), 2));
 #undef MODEL_KEY
         pool[i] = s;
     }
@@ -1763,10 +1746,10 @@ static void synth20_next(struct synth20 *g, int64_t ts, double dt)
     s->timestamp_ms = (uint64_t)ts;
     s->timestamp = (uint64_t)ts / 1000;
     s->interval_sec = dt;
-    g->cpu = clamp(g->cpu + (target - g->cpu) * 0.1 + grand() * 3, 0.5, 99.5);
+    g->cpu = clamp(g->cpu + (target - g->cpu) * 0.1 + gauss() * 3, 0.5, 99.5);
     s->cpu.usage_percent = round_to(g->cpu, 2);
     for (uint32_t c = 0; c < 4; c++) {
-        double u = round_to(clamp(g->cpu + grand() * 8, 0, 100), 2);
+        double u = round_to(clamp(g->cpu + gauss() * 8, 0, 100), 2);
         s->cpu.core_usage[c] = u;
         busy += u;
     }
@@ -1780,7 +1763,7 @@ static void synth20_next(struct synth20 *g, int64_t ts, double dt)
     s->cpu.seconds_total[2] = round_to(s->cpu.seconds_total[2] + ticks[1] / 100, 2);
     s->cpu.seconds_total[3] = round_to(s->cpu.seconds_total[3] + ticks[2] / 100, 2);
     s->cpu.seconds_total[4] = round_to(s->cpu.seconds_total[4] + ticks[3] / 100, 2);
-    g->used = clamp(g->used + grand() * 6 + (6000 + 1500 * day - g->used) * 0.01, 1000, 15000);
+    g->used = clamp(g->used + gauss() * 6 + (6000 + 1500 * day - g->used) * 0.01, 1000, 15000);
     s->memory.physical_used_mb = round_to(g->used, 0);
     s->memory.available_mb = 16000 - s->memory.physical_used_mb;
     g->rd_ops = urand() < 0.1 ? erand(200) : erand(5);
@@ -1795,7 +1778,7 @@ static void synth20_next(struct synth20 *g, int64_t ts, double dt)
     s->network.sent_bytes_total += g->tx;
     s->network.ingress_kbps = round_to(g->rx / dt / 1024, 2);
     s->network.egress_kbps = round_to(g->tx / dt / 1024, 2);
-    g->sockets = clamp(g->sockets + floor(grand() * 2 + 0.5), 50, 5000);
+    g->sockets = clamp(g->sockets + floor(gauss() * 2 + 0.5), 50, 5000);
     s->network.open_sockets = g->sockets;
 }
 

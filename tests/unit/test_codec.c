@@ -15,31 +15,9 @@
 #include <cmocka.h>
 
 #include "store/codec.h"
+#include "common/detrand.h"
 
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static uint64_t rnd(void) /* splitmix64: deterministic */
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static double urand(void) /* [0, 1) */
-{
-    return (double)(rnd() >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void)
-{
-    double u = urand() + 1e-12, v = urand();
-
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
 
 static double round_dec(double v, int d)
 {

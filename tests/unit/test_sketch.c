@@ -23,34 +23,12 @@
 
 #include "common/parse.h"
 #include "lib/sketch.h"
+#include "common/detrand.h"
 
 #define DEFAULT_SAMPLES 10000000u
 #define MS              1e-3 /* samples are in seconds */
 
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static uint64_t rnd(void) /* splitmix64: deterministic */
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static double urand(void) /* [0, 1) */
-{
-    return (double)(rnd() >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void)
-{
-    double u = urand() + 1e-12, v = urand();
-
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
 
 static size_t n_samples(void)
 {
@@ -180,7 +158,7 @@ static void test_lognormal(void **state)
     double *a = malloc(n * sizeof(*a)), errs[3];
 
     assert_non_null(a);
-    rng_state = 1;
+    detrand_state = 1;
     for (size_t i = 0; i < n; i++)
         a[i] = exp(gauss()) * MS; /* mu 0, sigma 1, in ms */
     check_accuracy("lognormal", a, n, errs);
@@ -195,7 +173,7 @@ static void test_bimodal(void **state)
     double *a = malloc(n * sizeof(*a)), errs[3];
 
     assert_non_null(a);
-    rng_state = 2;
+    detrand_state = 2;
     for (size_t i = 0; i < n; i++) /* 80 % around 0.5 ms, 20 % around 200 ms */
         a[i] = exp(0.4 * gauss()) * (urand() < 0.8 ? 0.5 * MS : 200 * MS);
     check_accuracy("bimodal", a, n, errs);
@@ -273,7 +251,7 @@ static void test_every_cell_in_its_bucket(void **state)
         }
     }
     /* and random magnitudes, log-uniform over the range */
-    rng_state = 3;
+    detrand_state = 3;
     for (int k = 0; k < 1000000; k++) {
         double x =
             ldexp(1 + urand(),
@@ -324,7 +302,7 @@ static void test_zero_and_negative(void **state)
     /* a normal distribution around 0 (sd 1 ms): both signs, every quantile */
     sk = am_sketch_new();
     assert_non_null(sk);
-    rng_state = 4;
+    detrand_state = 4;
     for (size_t i = 0; i < n; i++) {
         a[i] = gauss() * MS;
         sum += a[i];
@@ -431,7 +409,7 @@ static void test_foreach_bucket(void **state)
     struct walk w = {.last_upper = -INFINITY, .stop_at = -1};
 
     assert_non_null(sk);
-    rng_state = 5;
+    detrand_state = 5;
     for (int i = 0; i < 100000; i++)
         am_sketch_add(sk, i % 10 == 0 ? 0 : gauss() * MS);
     am_sketch_snapshot(sk, v);
@@ -469,7 +447,7 @@ static void test_merge(void **state)
     assert_non_null(one);
     assert_non_null(two);
     assert_non_null(all);
-    rng_state = 6;
+    detrand_state = 6;
     for (int i = 0; i < 1000000; i++) {
         double x = exp(gauss()) * MS;
 
@@ -556,7 +534,7 @@ static void test_drain_while_recording(void **state)
 
     assert_non_null(sk);
     assert_non_null(ref);
-    rng_state = 7;
+    detrand_state = 7;
     for (int i = 0; i < PATTERN; i++) {
         switch (i % 16) {
         case 0:
