@@ -975,8 +975,9 @@ static int host_bytes(const char *dir, struct rec *r, struct blkset *set, struct
            tf[0].blocks, tf[0].rows, tf[0].bytes, set->present, res->bps[0], TARGET_BPS_HOST,
            verdict(res->bps[0] <= TARGET_BPS_HOST));
     printf("      whole database file after the checkpoint: %" PRIu64 " bytes: %.2f bytes/sample; "
-           "%" PRIu64 " of its %" PRIu64 " pages are free (the compacted ticks', which the next "
-           "hour's ticks reuse): the %" PRIu64 " pages in use are %.2f bytes/sample\n",
+           "%" PRIu64 " of its %" PRIu64 " pages are free (reused by the next blocks): the %" PRIu64
+           " pages in use are %.2f bytes/sample (the tables, their indexes and the tiers: at one "
+           "hour of data, mostly fixed costs)\n",
            fsize, set->present ? (double)fsize / (double)set->present : 0.0, free_pages, pages,
            pages - free_pages,
            set->present ? (double)((pages - free_pages) * page_size) / (double)set->present : 0.0);
