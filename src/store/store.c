@@ -718,7 +718,7 @@ static bool key_cache_is(const struct key_cache *kc, const struct series_desc *d
     return true;
 }
 
-static int key_cache_set(struct store *st, struct key_cache *kc, const struct series_desc *desc,
+static int key_cache_set(struct key_cache *kc, const struct series_desc *desc,
                          const struct series_label *labels, size_t n, uint32_t id)
 {
     struct key_cache k = {desc, id, (uint32_t)n, {NULL}};
@@ -834,7 +834,7 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
         id = series_add(st, key);
         if (!id)
             return;
-        if (pos < st->kc_cap && key_cache_set(st, &st->kc_next[pos], d, labels, n, id) < 0)
+        if (pos < st->kc_cap && key_cache_set(&st->kc_next[pos], d, labels, n, id) < 0)
             st->kc_next[pos].desc = NULL; /* never matches: slower, not wrong */
     }
     st->kc_next_n = pos + 1;
