@@ -321,6 +321,7 @@ static void win_drop(struct journal *j)
     j->win = NULL;
     j->win_off = 0;
     j->win_len = 0;
+    j->populated = 0;
 }
 
 void jr_close(struct journal *j)
@@ -350,6 +351,31 @@ void jr_close(struct journal *j)
  * 0, -ENOSPC and the like, or -EOPNOTSUPP when the file system cannot
  * allocate ahead (the caller writes instead).
  */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * The pages allocated ahead, made present and writable in the mapping now, in
+ * one call: otherwise every page costs the tick that first writes to it a
+ * fault (page cache page, block mapping, write permission) of several us.
+ * Best effort: on an older kernel (EINVAL) the faults come one by one as before.
+ */
+static void populate(struct journal *j, uint64_t pg)
+{
+    uint64_t from = (j->populated > j->size ? j->populated : j->size) / pg * pg;
+    uint64_t to = j->file_len < j->win_off + j->win_len ? j->file_len : j->win_off + j->win_len;
+
+    if (j->no_populate || from < j->win_off || from >= to)
+        return;
+    if (madvise(j->win + (from - j->win_off), (size_t)(to - from), MADV_POPULATE_WRITE) < 0) {
+        if (errno == EINVAL || errno == ENOSYS)
+            j->no_populate = true;
+        return;
+    }
+    j->populated = to;
+}
+
 static int win_make(struct journal *j, size_t want)
 {
     long page = sysconf(_SC_PAGESIZE);
@@ -387,6 +413,7 @@ static int win_make(struct journal *j, size_t want)
         j->win_off = start;
         j->win_len = (size_t)len;
     }
+    populate(j, pg);
     return 0;
 }
 

@@ -71,7 +71,9 @@ struct journal {
     uint64_t win_off;
     size_t win_len;
     uint64_t file_len;
-    bool no_win; /* the file system cannot allocate ahead: write() instead */
+    bool no_win;        /* the file system cannot allocate ahead: write() instead */
+    uint64_t populated; /* the window is present and writable up to here */
+    bool no_populate;   /* the kernel cannot do that (MADV_POPULATE_WRITE) */
 };
 
 /* Parses a journal header: its row format (1 or 2), or -EBADMSG when buf does
