@@ -767,8 +767,18 @@ struct append_ctx {
     size_t pos;
     size_t cur;       /* where in the last tick's series this one is expected */
     uint64_t prev_id; /* of the row's previous entry (format 2) */
+    bool copying;     /* kc_next is being built (else every series so far was at its place in kc) */
     struct memo memo;
 };
+
+/* Leaves kc as it is for the rest of this append and builds kc_next, from its
+ * first pos entries (all at their places in kc so far). */
+static void kc_start_copy(struct store *st, struct append_ctx *c, size_t pos)
+{
+    c->copying = true;
+    if (pos <= st->kc_cap && pos)
+        memcpy(st->kc_next, st->kc, pos * sizeof(*st->kc));
+}
 
 /* A varint at o (room for 10 bytes): its length. */
 static size_t put_varint_at(uint8_t *o, uint64_t x)
@@ -810,6 +820,7 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
             c->cur = at + 1;
         }
     }
+    /* (st->kc may move below: where the match was, as an index) */
     if (pos >= st->kc_cap) {
         size_t ncap = st->kc_cap ? st->kc_cap * 2 : 512;
         struct key_cache *a = realloc(st->kc, ncap * sizeof(*a)), *b;
@@ -824,8 +835,12 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
         }
     }
     if (kc) {
+        kc = &st->kc[c->cur - 1];
         id = kc->id;
-        if (pos < st->kc_cap)
+        /* a tick like the last one (the rule) copies nothing */
+        if (!c->copying && c->cur - 1 != pos)
+            kc_start_copy(st, c, pos);
+        if (c->copying && pos < st->kc_cap)
             st->kc_next[pos] = *kc;
     } else {
         char key[KEY_MAX];
@@ -834,6 +849,8 @@ static void append_one(void *ctx, const struct series_desc *d, const struct seri
         id = series_add(st, key);
         if (!id)
             return;
+        if (!c->copying)
+            kc_start_copy(st, c, pos);
         if (pos < st->kc_cap && key_cache_set(&st->kc_next[pos], d, labels, n, id) < 0)
             st->kc_next[pos].desc = NULL; /* never matches: slower, not wrong */
     }
@@ -1056,7 +1073,7 @@ static int64_t free_ts(struct store *st, int64_t ts)
 
 int store_append(struct store *st, const struct snapshot *snap)
 {
-    struct append_ctx c = {st, 0, 0, 0, {{NULL}, {NULL}}};
+    struct append_ctx c = {.st = st};
     int r;
 
     if (st->opt.read_only)
@@ -1077,9 +1094,11 @@ int store_append(struct store *st, const struct snapshot *snap)
     r = st->err;
     if (r == 0 && st->kc_ok && st->kc_next_n <= st->kc_cap) {
         /* this tick's series are the next one's guide */
-        struct key_cache *t = st->kc;
-        st->kc = st->kc_next;
-        st->kc_next = t;
+        if (c.copying) {
+            struct key_cache *t = st->kc;
+            st->kc = st->kc_next;
+            st->kc_next = t;
+        }
         st->kc_n = st->kc_next_n;
     }
     if (r == 0 && st->row_len - JR_REC_HDR_LEN > JR_MAX_PAYLOAD)
