@@ -1,0 +1,152 @@
+/*
+ * Node metrics recorded in the process: the aggregates that the embedding C
+ * API (any thread) and the StatsD server (its own thread) feed, and that the
+ * sampler folds into each snapshot and /metrics exports.
+ *
+ * A series is a name and a set of labels (DogStatsD tags, or the labels of a
+ * C API call), in canonical order (sorted by key, then value). Each series
+ * has one kind, fixed by its first use (a later use with another kind is
+ * counted as a type clash and dropped), and one sink: the snapshot field its
+ * values feed (see the mapping, agg_sink_of()) or AGG_SINK_CUSTOM, a series
+ * of its own exported like Prometheus's statsd_exporter does.
+ *
+ * Concurrency: agg_record() and the agg_sink_*() recorders may be called
+ * from any number of threads at once, beside agg_fold() and agg_foreach()
+ * on another: lookups are lock-free (an open-addressing table of pointers
+ * published with release stores; a series is never removed), values are
+ * atomic cells (or a sharded sketch), and the only lock is taken when a
+ * series is created. Nothing is allocated after a series' first use.
+ *
+ * Memory is bounded: at most max_series series (further names are dropped
+ * and counted), each at most AGG_KEY_MAX bytes of key.
+ */
+#ifndef AM_INGEST_AGG_H
+#define AM_INGEST_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/snapshot.h"
+
+#define AGG_MAX_LABELS         16
+#define AGG_KEY_MAX            1024 /* name and labels of a series, in bytes */
+#define AGG_MAX_BUCKETS        64
+#define AGG_DEFAULT_MAX_SERIES 10000
+
+enum agg_kind {
+    AGG_COUNTER,   /* a cumulative sum */
+    AGG_GAUGE,     /* the last value set (or the sum of deltas) */
+    AGG_HISTOGRAM, /* observations: timers (ms), histograms, distributions */
+    AGG_SET,       /* distinct members per interval (HyperLogLog) */
+    AGG_KIND_COUNT
+};
+
+/* Where a series' values go: the snapshot's node fields (the seed's names)
+ * or a custom series. The names are those of docs/ingest.md and the statsd
+ * mapping's `field`. */
+enum agg_sink {
+    AGG_SINK_CUSTOM = 0,
+    AGG_SINK_DROP,
+    AGG_SINK_TX,            /* node.transactions_per_sec */
+    AGG_SINK_TX_VALIDATION, /* node.avg_tx_validation_ms (its count: transactions) */
+    AGG_SINK_BLOCKS,        /* node.blocks_per_min */
+    AGG_SINK_BLOCK_SIZE,    /* node.avg_block_size_kb (bytes in; its count: blocks) */
+    AGG_SINK_MEMPOOL,       /* node.mempool_size */
+    AGG_SINK_FINALITY,      /* node.consensus_metrics.time_to_finality_sec (ms in) */
+    AGG_SINK_CONS_MESSAGES, /* node.consensus_metrics.messages_per_sec */
+    AGG_SINK_PARTICIPATION, /* node.consensus_metrics.participation_percent */
+    AGG_SINK_QR_OVERHEAD,   /* node.consensus_metrics.quantum_resistant_overhead */
+    AGG_SINK_CONTRACTS,     /* node.contract_metrics.contracts_per_sec */
+    AGG_SINK_CONTRACT_EXEC, /* node.contract_metrics.avg_execution_ms (+ calls per function) */
+    AGG_SINK_GAS,           /* node.contract_metrics.avg_gas_used */
+    AGG_SINK_WASM_LOAD,     /* node.contract_metrics.wasm_load_ms */
+    AGG_SINK_INFERENCE,     /* model_inference.avg_inference_ms (per model) */
+    AGG_SINK_LAYER,         /* model_inference.layer_latencies (per model and layer) */
+    AGG_SINK_ACCEL,         /* model_inference.accelerator_util_percent (per model) */
+    AGG_SINK_GC_PAUSE,      /* memory.gc_metrics.avg_pause_ms */
+    AGG_SINK_COUNT
+};
+
+struct agg_label {
+    const char *key, *value;
+    size_t key_len, value_len;
+};
+
+/* What a series is, as agg_foreach() shows it. */
+struct agg_series_info {
+    const char *name;
+    size_t name_len;
+    size_t n_labels;
+    struct agg_label labels[AGG_MAX_LABELS];
+    enum agg_kind kind;
+    enum agg_sink sink;
+    bool timer; /* a histogram fed in milliseconds (StatsD "ms") */
+    /* counter and gauge: the value; histogram: the sum of the observations */
+    double value;
+    uint64_t count;          /* histogram: observations */
+    const uint64_t *buckets; /* histogram: cumulative counts per bound, then +Inf */
+    const double *bounds;    /* histogram: the upper bounds (seconds for timers) */
+    size_t n_bounds;
+    double distinct; /* set: distinct members in the last interval */
+};
+
+/* Self-metrics. */
+struct agg_stats {
+    uint64_t series;         /* existing */
+    uint64_t series_dropped; /* values of new series refused at the limit */
+    uint64_t type_clashes;   /* values for a series of another kind */
+    uint64_t recorded;       /* values taken */
+};
+
+struct agg;
+
+/* The process's aggregates (created on first use, with the defaults). */
+struct agg *agg_global(void);
+
+/*
+ * Sets the limits (before the first series is best: bounds apply to histograms
+ * created afterwards). bounds: n strictly increasing upper bounds (seconds),
+ * NULL for the default (statsd_exporter's). max_series 0: the default.
+ */
+int agg_configure(struct agg *a, size_t max_series, const double *bounds, size_t n_bounds);
+
+/* The sink a StatsD name maps to: the configured rules first (exact or '*'
+ * per dotted component), then the built-in names (docs/ingest.md). */
+enum agg_sink agg_sink_of(const struct agg *a, const char *name, size_t len);
+/* Adds a mapping rule: match ('*' = one whole component) -> sink field name
+ * (as in the config, "node.mempool_size" or "drop"). -EINVAL, -ENOSPC. */
+int agg_add_rule(struct agg *a, const char *match, const char *field);
+/* The sink of a field name, or -1. */
+int agg_sink_parse(const char *field);
+const char *agg_sink_name(enum agg_sink s);
+
+/*
+ * Records n values (several for a packed StatsD line) of the series name +
+ * labels, of the given kind, each weighted 1/rate where kind counts (rate in
+ * (0, 1]). set_member: the member for AGG_SET (values ignored). timer: the
+ * values are milliseconds. Returns 0, or -ENOSPC (series limit), -EINVAL (bad
+ * name or labels, key too long), -EEXIST (the series has another kind):
+ * each counted in the stats.
+ */
+int agg_record(struct agg *a, const char *name, size_t name_len, const struct agg_label *labels,
+               size_t n_labels, enum agg_kind kind, bool timer, bool delta, const double *values,
+               size_t n, double rate, const char *set_member, size_t member_len);
+
+/*
+ * Fills the node fields of snap from everything recorded since the last call
+ * (rates over dt_sec; averages and quantiles of the interval's observations;
+ * gauges as last set). Call from one thread at a time (the sampler's).
+ */
+void agg_fold(struct agg *a, struct snapshot *snap, double dt_sec);
+
+/* Calls fn for every custom series (creation order). Safe beside recording. */
+void agg_foreach(struct agg *a, void (*fn)(void *ctx, const struct agg_series_info *s), void *ctx);
+
+void agg_get_stats(struct agg *a, struct agg_stats *ret);
+
+/* Frees a private aggregate made by agg_new() (tests); never agg_global(). */
+struct agg *agg_new(void);
+void agg_free(struct agg *a);
+
+#endif
