@@ -117,6 +117,76 @@ AM_EXTERN void am_free(void *p);
 typedef void (*am_log_fn)(void *userdata, int level, const char *module, const char *message);
 AM_EXTERN void am_set_log_handler(am_log_fn fn, void *userdata);
 
+/* ---- the node's own metrics ----
+ *
+ * What the node does, recorded where it happens: each call is safe from any
+ * thread, needs no monitor (a running one folds what was recorded into every
+ * snapshot's node, consensus, contract, model and GC fields, as the daemon's
+ * StatsD server does with the same names; docs/ingest.md), takes no lock and
+ * allocates only on a name's first use. Times are milliseconds. Values that are
+ * not finite are ignored. Names and labels given for the first time past the
+ * series limit (statsd.max_series, 10,000 by default) are dropped and counted.
+ */
+
+/* A transaction validated, and how long validating it took. */
+AM_EXTERN void am_record_tx_validated(double validation_ms);
+/* count transactions processed (when they are not timed one by one). */
+AM_EXTERN void am_record_txs(uint64_t count);
+/* A block produced (or imported), its size in bytes and its transactions. */
+AM_EXTERN void am_record_block(double size_bytes, uint64_t tx_count);
+/* The mempool's size now, in transactions. */
+AM_EXTERN void am_record_mempool_size(double transactions);
+/* A consensus round finalised: the time from proposal to finality. */
+AM_EXTERN void am_record_consensus_round(double finality_ms);
+/* count consensus messages processed. */
+AM_EXTERN void am_record_consensus_messages(uint64_t count);
+/* The share of voting power (or validators) that took part, in percent. */
+AM_EXTERN void am_record_participation(double percent);
+/* The cost of quantum-resistant signatures over classical ones, in percent. */
+AM_EXTERN void am_record_quantum_resistant_overhead(double percent);
+/* A contract call: its function (NULL: none), execution time and gas used (NaN: unknown). */
+AM_EXTERN void am_record_contract(const char *function, double exec_ms, double gas_used);
+/* A WASM module loaded, and how long that took. */
+AM_EXTERN void am_record_wasm_load(double load_ms);
+/*
+ * An inference of a model (its name and type, "onnx", "tensorrt"...): the
+ * latency, and optionally the time of each of n_layers layers (layer_names[i]
+ * took layer_ms[i]; both NULL when n_layers is 0).
+ */
+AM_EXTERN void am_record_inference(const char *model, const char *type, double latency_ms,
+                                   const char *const *layer_names, const double *layer_ms,
+                                   size_t n_layers);
+/* A model's accelerator utilisation now, in percent. */
+AM_EXTERN void am_record_accelerator_util(const char *model, double percent);
+/* A garbage-collection pause. */
+AM_EXTERN void am_record_gc_pause(double pause_ms);
+
+/*
+ * Metrics of the node's own, exported on /metrics as Prometheus's
+ * statsd_exporter would export the same StatsD names: counters as name_total,
+ * gauges, histograms as summaries (quantiles 0.5, 0.9, 0.99 from a
+ * relative-error sketch), labels as given (names sanitised to [a-zA-Z0-9_]).
+ *
+ * A handle names one series: the name and labels, a NULL-terminated list of
+ * key, value pairs ({"peer", "a1", "dir", "in", NULL}) or NULL. Get it once and
+ * keep it: the calls on it are the cheap path (a few atomic increments, no
+ * lookup). NULL on error: -ENOSPC past the series limit, -EEXIST if the name and
+ * labels already name a series of another type, -EINVAL for a bad name or
+ * labels, -ENOMEM. A handle lives as long as the process.
+ */
+typedef struct am_metric am_metric;
+AM_EXTERN int am_counter(const char *name, const char *const *labels, am_metric **ret_metric);
+AM_EXTERN int am_gauge(const char *name, const char *const *labels, am_metric **ret_metric);
+AM_EXTERN int am_histogram(const char *name, const char *const *labels, am_metric **ret_metric);
+/* Counter: adds v (>= 0). Gauge: adds v (may be negative). Histogram: observes v. */
+AM_EXTERN void am_metric_add(am_metric *m, double v);
+/* Gauge: sets v. (Counter, histogram: as am_metric_add.) */
+AM_EXTERN void am_metric_set(am_metric *m, double v);
+/* The same, by name and labels: a lookup per call (about 50 ns more). */
+AM_EXTERN int am_counter_add(const char *name, const char *const *labels, double v);
+AM_EXTERN int am_gauge_set(const char *name, const char *const *labels, double v);
+AM_EXTERN int am_histogram_observe(const char *name, const char *const *labels, double v);
+
 #ifdef __cplusplus
 }
 #endif

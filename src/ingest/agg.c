@@ -92,13 +92,13 @@ struct rule {
 
 /* ---- series ---- */
 
-struct series {
+struct agg_series {
     uint64_t hash;
     const char *key; /* name, then per label '\0' key '\0' value */
     uint16_t key_len, name_len;
     uint8_t n_labels, kind, sink, timer;
     uint16_t lab[AGG_MAX_LABELS][4]; /* key offset, length, value offset, length */
-    struct series *next_mapped;      /* the list of series with a sink (fold) */
+    struct agg_series *next_mapped;  /* the list of series with a sink (fold) */
     struct am_sketch *sk;            /* AGG_SINK_INFERENCE: this model's */
     /* fold state (the folding thread only) */
     double prev_sum;
@@ -122,13 +122,12 @@ struct sink_state {
 
 struct agg {
     pthread_mutex_t lock; /* creating a series, the rules */
-    _Atomic(struct series *) *slots;
+    _Atomic(struct agg_series *) *slots;
     size_t mask;
     size_t max_series;
     _Atomic size_t n; /* series in order[] */
-    _Atomic(struct series *) *order;
-    _Atomic(struct series *) mapped;
-    _Atomic(struct series *) sets; /* (custom sets: reset per interval) */
+    _Atomic(struct agg_series *) *order;
+    _Atomic(struct agg_series *) mapped;
     double bounds[AGG_MAX_BUCKETS];
     size_t n_bounds;
     struct rule rules[MAX_RULES];
@@ -140,7 +139,7 @@ struct agg {
     char **chunks;
     size_t n_chunks;
     /* stats */
-    _Atomic uint64_t dropped, clashes, recorded;
+    _Atomic uint64_t dropped, clashes;
     _Atomic bool warned_limit;
     struct am_sketch_view *view; /* fold's scratch */
 };
@@ -248,7 +247,7 @@ void agg_free(struct agg *a)
         return;
     n = atomic_load(&a->n);
     for (size_t i = 0; i < n; i++) {
-        struct series *s = atomic_load(&a->order[i]);
+        struct agg_series *s = atomic_load(&a->order[i]);
         if (s && s->sk)
             am_sketch_free(s->sk);
     }
@@ -298,7 +297,7 @@ int agg_configure(struct agg *a, size_t max_series, const double *bounds, size_t
         if (atomic_load(&a->n) > 0) {
             r = -EBUSY; /* (readers hold the table: it stays) */
         } else {
-            _Atomic(struct series *) *os = a->slots, *oo = a->order;
+            _Atomic(struct agg_series *) *os = a->slots, *oo = a->order;
             size_t omask = a->mask, omax = a->max_series;
             r = table_make(a, max_series);
             if (r == 0) {
@@ -460,12 +459,13 @@ static int make_key(char *buf, const char *name, size_t name_len, const struct a
     return (int)len;
 }
 
-static struct series *lookup(struct agg *a, const char *key, size_t len, uint64_t h, size_t *slot)
+static struct agg_series *lookup(struct agg *a, const char *key, size_t len, uint64_t h,
+                                 size_t *slot)
 {
     size_t i = h & a->mask;
 
     for (;;) {
-        struct series *s = atomic_load_explicit(&a->slots[i], memory_order_acquire);
+        struct agg_series *s = atomic_load_explicit(&a->slots[i], memory_order_acquire);
         if (!s) {
             *slot = i;
             return NULL;
@@ -476,11 +476,12 @@ static struct series *lookup(struct agg *a, const char *key, size_t len, uint64_
     }
 }
 
-static struct series *create(struct agg *a, const char *key, size_t len, uint64_t h,
-                             uint16_t lab[][4], size_t n_labels, size_t name_len,
-                             enum agg_kind kind, bool timer, enum agg_sink sink, int *err)
+static struct agg_series *create(struct agg *a, const char *key, size_t len, uint64_t h,
+                                 uint16_t lab[][4], size_t n_labels, size_t name_len,
+                                 enum agg_kind kind, bool timer, bool sketch, enum agg_sink sink,
+                                 int *err)
 {
-    struct series *s;
+    struct agg_series *s;
     size_t slot, cells = 0, n;
 
     pthread_mutex_lock(&a->lock);
@@ -499,7 +500,7 @@ static struct series *create(struct agg *a, const char *key, size_t len, uint64_
         *err = -ENOSPC;
         return NULL;
     }
-    if (sink == AGG_SINK_CUSTOM && kind == AGG_HISTOGRAM)
+    if (sink == AGG_SINK_CUSTOM && kind == AGG_HISTOGRAM && !sketch)
         cells = a->n_bounds + 1;
     else if (kind == AGG_SET)
         cells = HLL_REGS / 8;
@@ -519,7 +520,8 @@ static struct series *create(struct agg *a, const char *key, size_t len, uint64_
     s->kind = (uint8_t)kind;
     s->sink = (uint8_t)sink;
     s->timer = timer;
-    if (sink == AGG_SINK_INFERENCE) {
+    if (sink == AGG_SINK_INFERENCE ||
+        (sink == AGG_SINK_CUSTOM && kind == AGG_HISTOGRAM && sketch)) {
         s->sk = am_sketch_new();
         if (!s->sk) {
             pthread_mutex_unlock(&a->lock);
@@ -541,9 +543,6 @@ static struct series *create(struct agg *a, const char *key, size_t len, uint64_
         }
         s->next_mapped = atomic_load(&a->mapped);
         atomic_store_explicit(&a->mapped, s, memory_order_release);
-    } else if (kind == AGG_SET) {
-        s->next_mapped = atomic_load(&a->sets);
-        atomic_store_explicit(&a->sets, s, memory_order_release);
     }
     atomic_store_explicit(&a->order[n], s, memory_order_release);
     atomic_store_explicit(&a->n, n + 1, memory_order_release);
@@ -554,7 +553,7 @@ static struct series *create(struct agg *a, const char *key, size_t len, uint64_
 
 /* ---- recording ---- */
 
-static void hll_add(struct series *s, const char *m, size_t len)
+static void hll_add(struct agg_series *s, const char *m, size_t len)
 {
     uint64_t h = hash_bytes(m, len);
     unsigned idx = (unsigned)(h >> (64 - HLL_P));
@@ -603,7 +602,7 @@ static void sketch_add_n(struct am_sketch *sk, double v, uint64_t w)
         am_sketch_add(sk, v);
 }
 
-static void record_mapped(struct agg *a, struct series *s, enum agg_kind kind, bool delta,
+static void record_mapped(struct agg *a, struct agg_series *s, enum agg_kind kind, bool delta,
                           const double *values, size_t n, double rate)
 {
     struct sink_state *ss = &a->sink[s->sink];
@@ -655,7 +654,7 @@ static void record_mapped(struct agg *a, struct series *s, enum agg_kind kind, b
     }
 }
 
-static void record_custom(struct agg *a, struct series *s, bool delta, const double *values,
+static void record_custom(struct agg *a, struct agg_series *s, bool delta, const double *values,
                           size_t n, double rate, const char *member, size_t member_len)
 {
     switch ((enum agg_kind)s->kind) {
@@ -676,6 +675,10 @@ static void record_custom(struct agg *a, struct series *s, bool delta, const dou
         for (size_t i = 0; i < n; i++) {
             double v = s->timer ? values[i] / 1000 : values[i];
             size_t b = 0;
+            if (s->sk) {
+                sketch_add_n(s->sk, v, w); /* (sharded: no line shared between threads) */
+                continue;
+            }
             while (b < a->n_bounds && v > a->bounds[b])
                 b++;
             atomic_fetch_add_explicit(&s->b[b], w, memory_order_relaxed);
@@ -692,50 +695,90 @@ static void record_custom(struct agg *a, struct series *s, bool delta, const dou
     }
 }
 
-int agg_record(struct agg *a, const char *name, size_t name_len, const struct agg_label *labels,
-               size_t n_labels, enum agg_kind kind, bool timer, bool delta, const double *values,
-               size_t n, double rate, const char *set_member, size_t member_len)
+struct agg_series *agg_get(struct agg *a, const char *name, size_t name_len,
+                           const struct agg_label *labels, size_t n_labels, enum agg_kind kind,
+                           bool timer, bool sketch, int *err)
 {
     char key[AGG_KEY_MAX + 2 * AGG_MAX_LABELS + 8];
     uint16_t lab[AGG_MAX_LABELS][4];
     int len = make_key(key, name, name_len, labels, n_labels, lab);
     uint64_t h;
     size_t slot;
-    struct series *s;
-    int err = 0;
+    struct agg_series *s;
 
-    if (len < 0)
-        return len;
+    *err = 0;
+    if (len < 0) {
+        *err = len;
+        return NULL;
+    }
     h = hash_bytes(key, (size_t)len);
     s = lookup(a, key, (size_t)len, h, &slot);
     if (!s) {
         enum agg_sink sink = agg_sink_of(a, name, name_len);
         if (sink != AGG_SINK_CUSTOM && !(sink_kinds[sink] & K(kind)))
             sink = AGG_SINK_CUSTOM; /* a mapped name of a kind its field cannot take */
-        s = create(a, key, (size_t)len, h, lab, n_labels, name_len, kind, timer, sink, &err);
-        if (!s) {
-            if (err == -ENOSPC)
-                atomic_fetch_add_explicit(&a->dropped, n ? n : 1, memory_order_relaxed);
-            return err;
-        }
+        s = create(a, key, (size_t)len, h, lab, n_labels, name_len, kind, timer, sketch, sink, err);
+        if (!s)
+            return NULL;
     }
     if (s->kind != kind) {
         atomic_fetch_add_explicit(&a->clashes, 1, memory_order_relaxed);
-        return -EEXIST;
+        *err = -EEXIST;
+        return NULL;
     }
-    if (s->sink == AGG_SINK_DROP)
-        return 0;
+    return s;
+}
+
+static void record(struct agg *a, struct agg_series *s, bool delta, const double *values, size_t n,
+                   double rate, const char *set_member, size_t member_len)
+{
     if (s->sink == AGG_SINK_CUSTOM)
         record_custom(a, s, delta, values, n, rate, set_member, member_len);
-    else
-        record_mapped(a, s, kind, delta, values, n, rate);
-    atomic_fetch_add_explicit(&a->recorded, kind == AGG_SET ? 1 : n, memory_order_relaxed);
+    else if (s->sink != AGG_SINK_DROP)
+        record_mapped(a, s, (enum agg_kind)s->kind, delta, values, n, rate);
+}
+
+int agg_record(struct agg *a, const char *name, size_t name_len, const struct agg_label *labels,
+               size_t n_labels, enum agg_kind kind, bool timer, bool delta, const double *values,
+               size_t n, double rate, const char *set_member, size_t member_len)
+{
+    int err;
+    struct agg_series *s;
+
+    /* a counter only goes up (Prometheus's rule, and statsd_exporter's) */
+    for (size_t i = 0; kind == AGG_COUNTER && i < n; i++)
+        if (values[i] < 0)
+            return -ERANGE;
+    s = agg_get(a, name, name_len, labels, n_labels, kind, timer, false, &err);
+    if (!s) {
+        if (err == -ENOSPC)
+            atomic_fetch_add_explicit(&a->dropped, n ? n : 1, memory_order_relaxed);
+        return err;
+    }
+    record(a, s, delta, values, n, rate, set_member, member_len);
     return 0;
+}
+
+void agg_series_add(struct agg *a, struct agg_series *s, double v)
+{
+    if (s->kind == AGG_COUNTER && v < 0)
+        return; /* (a counter only goes up) */
+    record(a, s, true, &v, 1, 1, NULL, 0);
+}
+
+void agg_series_set(struct agg *a, struct agg_series *s, double v)
+{
+    record(a, s, false, &v, 1, 1, NULL, 0);
+}
+
+void agg_series_member(struct agg *a, struct agg_series *s, const char *member, size_t len)
+{
+    record(a, s, false, NULL, 0, 1, member, len);
 }
 
 /* ---- folding into the snapshot ---- */
 
-static const char *label_of(const struct series *s, const char *key, size_t *len)
+static const char *label_of(const struct agg_series *s, const char *key, size_t *len)
 {
     size_t kl = strlen(key);
 
@@ -889,7 +932,7 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
     }
 
     /* per function, per model, per layer: the mapped series themselves */
-    for (struct series *s = atomic_load_explicit(&a->mapped, memory_order_acquire); s;
+    for (struct agg_series *s = atomic_load_explicit(&a->mapped, memory_order_acquire); s;
          s = s->next_mapped)
         n_models += s->sink == AGG_SINK_INFERENCE;
     if (n_models) {
@@ -898,7 +941,7 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
             n_models = 0;
     }
     for (int pass = 0; pass < 2; pass++) {
-        for (struct series *s = atomic_load_explicit(&a->mapped, memory_order_acquire); s;
+        for (struct agg_series *s = atomic_load_explicit(&a->mapped, memory_order_acquire); s;
              s = s->next_mapped) {
             size_t ml, tl, ll;
             const char *model = label_of(s, "model", &ml), *type, *layer;
@@ -950,14 +993,6 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
             }
         }
     }
-    /* custom sets count per interval */
-    for (struct series *s = atomic_load_explicit(&a->sets, memory_order_acquire); s;
-         s = s->next_mapped) {
-        uint64_t regs[HLL_REGS / 8];
-        for (size_t i = 0; i < HLL_REGS / 8; i++)
-            regs[i] = atomic_exchange_explicit(&s->b[i], 0, memory_order_relaxed);
-        atomic_store_explicit(&s->v, dbits(hll_estimate(regs)), memory_order_relaxed);
-    }
 }
 
 void agg_foreach(struct agg *a, void (*fn)(void *ctx, const struct agg_series_info *s), void *ctx)
@@ -966,7 +1001,7 @@ void agg_foreach(struct agg *a, void (*fn)(void *ctx, const struct agg_series_in
     uint64_t b[AGG_MAX_BUCKETS + 1];
 
     for (size_t i = 0; i < n; i++) {
-        struct series *s = atomic_load_explicit(&a->order[i], memory_order_acquire);
+        struct agg_series *s = atomic_load_explicit(&a->order[i], memory_order_acquire);
         struct agg_series_info info;
         if (!s || s->sink != AGG_SINK_CUSTOM)
             continue;
@@ -981,7 +1016,9 @@ void agg_foreach(struct agg *a, void (*fn)(void *ctx, const struct agg_series_in
         info.sink = AGG_SINK_CUSTOM;
         info.timer = s->timer;
         info.value = bitsd(atomic_load_explicit(&s->v, memory_order_relaxed));
-        if (s->kind == AGG_HISTOGRAM) {
+        if (s->kind == AGG_HISTOGRAM && s->sk) {
+            info.sketch = s->sk;
+        } else if (s->kind == AGG_HISTOGRAM) {
             uint64_t run = 0;
             for (size_t k = 0; k <= a->n_bounds; k++) {
                 run += atomic_load_explicit(&s->b[k], memory_order_relaxed);
@@ -992,7 +1029,10 @@ void agg_foreach(struct agg *a, void (*fn)(void *ctx, const struct agg_series_in
             info.bounds = a->bounds;
             info.n_bounds = a->n_bounds;
         } else if (s->kind == AGG_SET) {
-            info.distinct = info.value;
+            uint64_t regs[HLL_REGS / 8];
+            for (size_t k = 0; k < HLL_REGS / 8; k++)
+                regs[k] = atomic_load_explicit(&s->b[k], memory_order_relaxed);
+            info.distinct = hll_estimate(regs);
         }
         fn(ctx, &info);
     }
@@ -1003,5 +1043,4 @@ void agg_get_stats(struct agg *a, struct agg_stats *ret)
     ret->series = atomic_load(&a->n);
     ret->series_dropped = atomic_load(&a->dropped);
     ret->type_clashes = atomic_load(&a->clashes);
-    ret->recorded = atomic_load(&a->recorded);
 }

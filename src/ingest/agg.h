@@ -29,6 +29,8 @@
 
 #include "core/snapshot.h"
 
+struct am_sketch;
+
 #define AGG_MAX_LABELS         16
 #define AGG_KEY_MAX            1024 /* name and labels of a series, in bytes */
 #define AGG_MAX_BUCKETS        64
@@ -38,7 +40,7 @@ enum agg_kind {
     AGG_COUNTER,   /* a cumulative sum */
     AGG_GAUGE,     /* the last value set (or the sum of deltas) */
     AGG_HISTOGRAM, /* observations: timers (ms), histograms, distributions */
-    AGG_SET,       /* distinct members per interval (HyperLogLog) */
+    AGG_SET,       /* distinct members seen (HyperLogLog, 256 registers) */
     AGG_KIND_COUNT
 };
 
@@ -88,7 +90,10 @@ struct agg_series_info {
     const uint64_t *buckets; /* histogram: cumulative counts per bound, then +Inf */
     const double *bounds;    /* histogram: the upper bounds (seconds for timers) */
     size_t n_bounds;
-    double distinct; /* set: distinct members in the last interval */
+    double distinct; /* set: distinct members seen (about: HyperLogLog) */
+    /* histogram made by the C API: its quantile sketch (cumulative) instead of
+     * buckets; value and count are then left to am_sketch_snapshot() */
+    const struct am_sketch *sketch;
 };
 
 /* Self-metrics. */
@@ -96,7 +101,6 @@ struct agg_stats {
     uint64_t series;         /* existing */
     uint64_t series_dropped; /* values of new series refused at the limit */
     uint64_t type_clashes;   /* values for a series of another kind */
-    uint64_t recorded;       /* values taken */
 };
 
 struct agg;
@@ -126,12 +130,30 @@ const char *agg_sink_name(enum agg_sink s);
  * labels, of the given kind, each weighted 1/rate where kind counts (rate in
  * (0, 1]). set_member: the member for AGG_SET (values ignored). timer: the
  * values are milliseconds. Returns 0, or -ENOSPC (series limit), -EINVAL (bad
- * name or labels, key too long), -EEXIST (the series has another kind):
+ * name or labels, key too long), -EEXIST (the series has another kind),
+ * -ERANGE (a negative counter value: counters only go up):
  * each counted in the stats.
  */
 int agg_record(struct agg *a, const char *name, size_t name_len, const struct agg_label *labels,
                size_t n_labels, enum agg_kind kind, bool timer, bool delta, const double *values,
                size_t n, double rate, const char *set_member, size_t member_len);
+
+/*
+ * The series name + labels of the given kind, made on first use (the C API's
+ * handles): NULL with *err -ENOSPC (limit), -EINVAL, -EEXIST (another kind),
+ * -ENOMEM. sketch: a new custom histogram keeps a sharded quantile sketch
+ * (cheap from many threads; exported as a summary) instead of buckets.
+ */
+struct agg_series;
+struct agg_series *agg_get(struct agg *a, const char *name, size_t name_len,
+                           const struct agg_label *labels, size_t n_labels, enum agg_kind kind,
+                           bool timer, bool sketch, int *err);
+/* A counter's increase, a gauge's delta, a histogram's observation. */
+void agg_series_add(struct agg *a, struct agg_series *s, double v);
+/* A gauge's value. */
+void agg_series_set(struct agg *a, struct agg_series *s, double v);
+/* A set's member. */
+void agg_series_member(struct agg *a, struct agg_series *s, const char *member, size_t len);
 
 /*
  * Fills the node fields of snap from everything recorded since the last call

@@ -213,6 +213,11 @@ static void do_metrics(const struct api_context *ctx, const char *accept, struct
         self.store_append_errors_total = ss.append_errors;
         self.store_series = ss.series;
     }
+    self.agg = agg_global();
+    if (ctx->statsd) {
+        self.has_statsd = true;
+        statsd_server_get_stats(ctx->statsd, &self.statsd);
+    }
     /* a stuck sampler's last figures are not re-served as if current */
     if (snap && (double)(mono_ns() - self.stats.last_tick_mono_ns) / 1e9 > max_age(ctx->cfg)) {
         snapshot_unref(snap);

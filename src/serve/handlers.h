@@ -65,11 +65,13 @@ struct api_response {
 
 /* What the handlers read. */
 struct store;
+struct statsd_server;
 
 struct api_context {
     struct monitor *mon;
-    struct store *store;      /* NULL: no history on disk */
-    const struct config *cfg; /* the server's copy */
+    struct store *store;          /* NULL: no history on disk */
+    struct statsd_server *statsd; /* NULL: no StatsD server */
+    const struct config *cfg;     /* the server's copy */
     const char *version;
     double start_time; /* epoch seconds */
     uint64_t requests, rejected, scrapes, auth_failures, deadline_closed;

@@ -435,6 +435,7 @@ static void serve(struct http_server *srv, struct MHD_Connection *c, const char 
         atomic_fetch_add(&srv->shared->ctr.scrapes, 1);
     ctx.mon = srv->mon;
     ctx.store = srv->shared->store;
+    ctx.statsd = srv->shared->statsd;
     ctx.cfg = &srv->cfg;
     ctx.version = am_version();
     ctx.start_time = srv->shared->start_time;

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "common/parse.h"
+#include "lib/sketch.h"
 
 /* ---- names ---- */
 
@@ -777,6 +778,299 @@ static void put_self(struct writer *w, const struct prom_self *self)
     }
 }
 
+/* ---- what the node sent: the custom series of the StatsD server and the C API ---- */
+
+/* One custom series, ready to write: its family name and label text in a pool. */
+struct cseries {
+    uint32_t fam, sig;   /* pool offsets: sanitized family name; label text ("", or ,k="v"...) */
+    uint32_t idx;        /* creation order (ties) */
+    uint8_t kind, timer; /* kind: enum agg_kind, or CKIND_SUMMARY */
+    double value, distinct, q[3];
+    uint64_t count;
+    uint32_t buckets; /* offset into the bucket array (histograms) */
+};
+
+#define CKIND_SUMMARY AGG_KIND_COUNT /* a histogram with a sketch: quantiles */
+static const double summary_q[3] = {0.5, 0.9, 0.99};
+
+struct ccollect {
+    struct am_sketch_view *view; /* (a summary's figures) */
+    struct cseries *v;
+    size_t n, cap;
+    struct strbuf pool;
+    uint64_t *b;
+    size_t nb, cap_b;
+    const double *bounds;
+    size_t n_bounds;
+    int err;
+};
+
+/* A metric or label name as Prometheus allows it: [a-zA-Z_:][a-zA-Z0-9_:]*
+ * (no ':' in a label name); anything else becomes '_' (statsd_exporter's way). */
+static void put_sanitized(struct strbuf *sb, const char *s, size_t n, bool label)
+{
+    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+        strbuf_putc(sb, '_');
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || (c == ':' && !label);
+        strbuf_putc(sb, ok ? c : '_');
+    }
+}
+
+static void ccollect_one(void *ctx, const struct agg_series_info *i)
+{
+    struct ccollect *c = ctx;
+    struct cseries *e;
+
+    if (c->err)
+        return;
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 256;
+        struct cseries *nv = realloc(c->v, ncap * sizeof(*nv));
+        if (!nv) {
+            c->err = -ENOMEM;
+            return;
+        }
+        c->v = nv;
+        c->cap = ncap;
+    }
+    e = &c->v[c->n];
+    memset(e, 0, sizeof(*e));
+    e->idx = (uint32_t)c->n;
+    e->kind = (uint8_t)i->kind;
+    e->timer = i->timer;
+    e->value = i->value;
+    e->distinct = i->distinct;
+    e->count = i->count;
+    if (i->kind == AGG_HISTOGRAM && i->sketch) {
+        if (!c->view && !(c->view = malloc(sizeof(*c->view)))) {
+            c->err = -ENOMEM;
+            return;
+        }
+        am_sketch_snapshot(i->sketch, c->view);
+        e->kind = CKIND_SUMMARY;
+        e->count = am_sketch_view_count(c->view);
+        e->value = am_sketch_view_sum(c->view);
+        for (int k = 0; k < 3; k++)
+            e->q[k] = e->count ? am_sketch_quantile(c->view, summary_q[k]) : NAN;
+    }
+    e->fam = (uint32_t)c->pool.len;
+    put_sanitized(&c->pool, i->name, i->name_len, false);
+    if (i->kind == AGG_COUNTER &&
+        !(c->pool.len - e->fam > 6 && memcmp(c->pool.buf + c->pool.len - 6, "_total", 6) == 0))
+        strbuf_puts(&c->pool, "_total");
+    strbuf_putc(&c->pool, 0);
+    e->sig = (uint32_t)c->pool.len;
+    for (size_t k = 0; k < i->n_labels; k++) {
+        size_t kstart = c->pool.len + 1, klen;
+        bool dup = false;
+        strbuf_putc(&c->pool, ',');
+        put_sanitized(&c->pool, i->labels[k].key, i->labels[k].key_len, true);
+        klen = c->pool.len - kstart;
+        /* node_id and le are ours; a key seen already in this series is dropped */
+        if ((klen == 7 && memcmp(c->pool.buf + kstart, "node_id", 7) == 0) ||
+            (klen == 2 && memcmp(c->pool.buf + kstart, "le", 2) == 0) ||
+            (klen >= 2 && memcmp(c->pool.buf + kstart, "__", 2) == 0))
+            dup = true;
+        for (const char *p = c->pool.buf + e->sig; !dup && p < c->pool.buf + kstart - 1;) {
+            const char *q = p + 1, *eq = memchr(q, '=', (size_t)(c->pool.buf + kstart - q));
+            if (!eq)
+                break;
+            if ((size_t)(eq - q) == klen && memcmp(q, c->pool.buf + kstart, klen) == 0)
+                dup = true;
+            /* the next label: past the closing quote of this value */
+            p = eq + 2;
+            while (p < c->pool.buf + kstart - 1 && !(*p == '"' && p[-1] != '\\'))
+                p++;
+            p++;
+        }
+        if (dup) {
+            c->pool.len = kstart - 1;
+            continue;
+        }
+        strbuf_puts(&c->pool, "=\"");
+        prom_escape(&c->pool, i->labels[k].value, PROM_ESC_LABEL); /* (NUL-ended in the key) */
+        strbuf_putc(&c->pool, '"');
+    }
+    strbuf_putc(&c->pool, 0);
+    if (i->kind == AGG_HISTOGRAM && !i->sketch) {
+        if (c->nb + i->n_bounds + 1 > c->cap_b) {
+            size_t ncap = (c->nb + i->n_bounds + 1) * 2;
+            uint64_t *nb = realloc(c->b, ncap * sizeof(*nb));
+            if (!nb) {
+                c->err = -ENOMEM;
+                return;
+            }
+            c->b = nb;
+            c->cap_b = ncap;
+        }
+        e->buckets = (uint32_t)c->nb;
+        memcpy(c->b + c->nb, i->buckets, (i->n_bounds + 1) * sizeof(*c->b));
+        c->nb += i->n_bounds + 1;
+        c->bounds = i->bounds;
+        c->n_bounds = i->n_bounds;
+    }
+    if (c->pool.overflow)
+        c->err = -ENOMEM;
+    else
+        c->n++;
+}
+
+static int cmp_cseries(const void *a, const void *b, void *ctx)
+{
+    const struct cseries *x = a, *y = b;
+    const char *pool = ctx;
+    int r = strcmp(pool + x->fam, pool + y->fam);
+
+    if (r == 0)
+        r = strcmp(pool + x->sig, pool + y->sig);
+    return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static void put_csample(struct writer *w, const char *fam, const char *suffix, const char *sig,
+                        const char *extra, double v)
+{
+    char num[48];
+
+    wputs(w, fam);
+    if (suffix)
+        wputs(w, suffix);
+    WPUT_LIT(w, "{node_id=\"");
+    wescape(w, w->node_id, PROM_ESC_LABEL);
+    WPUT_LIT(w, "\"");
+    wputs(w, sig);
+    if (extra)
+        wputs(w, extra);
+    WPUT_LIT(w, "} ");
+    wput(w, num, fmt_num(num, v));
+    WPUT_LIT(w, "\n");
+}
+
+static const char *const ckind_type[] = {"counter", "gauge", "histogram", "gauge", "summary"};
+static const char *const ckind_help[] = {
+    "Counter sent by the node (StatsD or the C API)",
+    "Gauge sent by the node (StatsD or the C API)",
+    "Observations sent by the node (StatsD timers in seconds, histograms, distributions)",
+    "Distinct members of a set sent by the node since the agent started (HyperLogLog estimate)",
+    "Observations recorded by the node through the C API (quantiles since the agent started)",
+};
+
+static int put_custom(struct writer *w, struct agg *a)
+{
+    struct ccollect c = {0};
+    const char *last_fam = NULL, *last_sig = NULL;
+    int fam_kind = -1;
+
+    strbuf_init(&c.pool, STRBUF_DEFAULT_MAX);
+    agg_foreach(a, ccollect_one, &c);
+    if (c.err) {
+        strbuf_done(&c.pool);
+        free(c.v);
+        free(c.b);
+        free(c.view);
+        return c.err;
+    }
+    /* families must be contiguous: sorted by name, then labels */
+    if (c.n)
+        qsort_r(c.v, c.n, sizeof(*c.v), cmp_cseries, c.pool.buf);
+    for (size_t k = 0; k < c.n; k++) {
+        const struct cseries *e = &c.v[k];
+        const char *fam = c.pool.buf + e->fam, *sig = c.pool.buf + e->sig;
+        if (strncmp(fam, "arthamon_", 9) == 0)
+            continue; /* (our own names) */
+        if (!last_fam || strcmp(fam, last_fam) != 0) {
+            last_fam = fam;
+            last_sig = NULL;
+            fam_kind = e->kind;
+            put_header(w, fam, ckind_type[e->kind], ckind_help[e->kind], "");
+        } else if (e->kind != fam_kind || (last_sig && strcmp(sig, last_sig) == 0)) {
+            continue; /* another kind under the same name, or the same labels once sanitized */
+        }
+        last_sig = sig;
+        switch (e->kind) {
+        case AGG_COUNTER:
+        case AGG_GAUGE:
+            put_csample(w, fam, NULL, sig, NULL, e->value);
+            break;
+        case AGG_SET:
+            put_csample(w, fam, NULL, sig, NULL, e->distinct);
+            break;
+        case AGG_HISTOGRAM:
+            for (size_t b = 0; b <= c.n_bounds; b++) {
+                char le[64];
+                size_t n;
+                memcpy(le, ",le=\"", 5);
+                n = 5 + fmt_le(le + 5, b < c.n_bounds ? c.bounds[b] : INFINITY,
+                               w->fmt == PROM_OPENMETRICS);
+                le[n++] = '"';
+                le[n] = 0;
+                put_csample(w, fam, "_bucket", sig, le, (double)c.b[e->buckets + b]);
+            }
+            put_csample(w, fam, "_sum", sig, NULL, e->value);
+            put_csample(w, fam, "_count", sig, NULL, (double)e->count);
+            break;
+        case CKIND_SUMMARY:
+            for (int q = 0; q < 3 && e->count; q++) {
+                static const char *const qs[3] = {",quantile=\"0.5\"", ",quantile=\"0.9\"",
+                                                  ",quantile=\"0.99\""};
+                put_csample(w, fam, NULL, sig, qs[q], e->q[q]);
+            }
+            put_csample(w, fam, "_sum", sig, NULL, e->value);
+            put_csample(w, fam, "_count", sig, NULL, (double)e->count);
+            break;
+        default:
+            break;
+        }
+    }
+    strbuf_done(&c.pool);
+    free(c.v);
+    free(c.b);
+    free(c.view);
+    return 0;
+}
+
+static void put_ingest(struct writer *w, const struct prom_self *self)
+{
+    const struct statsd_server_stats *st = &self->statsd;
+    struct agg_stats as;
+    bool any = false;
+
+    if (self->agg) {
+        agg_get_stats(self->agg, &as);
+        put_single(w, "arthamon_node_series", "gauge",
+                   "Series of node metrics held (StatsD and the C API)", "", (double)as.series);
+        put_single(w, "arthamon_statsd_series_dropped_total", "counter",
+                   "Values of new node metric names refused at the series limit "
+                   "(statsd.max_series)",
+                   "", (double)as.series_dropped);
+        put_single(w, "arthamon_node_type_clashes_total", "counter",
+                   "Values refused because their name was first used with another type", "",
+                   (double)as.type_clashes);
+    }
+    if (!self->has_statsd)
+        return;
+    put_single(w, "arthamon_statsd_datagrams_total", "counter", "StatsD datagrams received", "",
+               (double)st->datagrams);
+    put_single(w, "arthamon_statsd_lines_total", "counter", "StatsD metric lines recorded", "",
+               (double)st->lines);
+    put_single(w, "arthamon_statsd_ignored_total", "counter",
+               "DogStatsD events and service checks received (not recorded)", "",
+               (double)st->ignored);
+    put_single(w, "arthamon_statsd_refused_total", "counter",
+               "Well-formed StatsD lines not recorded (series limit, type clash)", "",
+               (double)st->refused);
+    for (int r = 1; r < STATSD_E_COUNT; r++) {
+        struct series_label l = {"reason", statsd_reason(r)};
+        if (!any)
+            put_header(w, "arthamon_statsd_malformed_total", "counter",
+                       "Malformed StatsD lines dropped, by reason", "");
+        any = true;
+        put_sample(w, "arthamon_statsd_malformed_total", NULL, &l, 1, (double)st->reasons[r]);
+    }
+}
+
 /* ---- collecting the snapshot's samples, grouped by family ---- */
 
 #define MAX_LABELS 4
@@ -1003,8 +1297,12 @@ int prom_render(struct strbuf *out, enum prom_format fmt, const struct snapshot 
         w.node_id = self->node_id;
     if (self)
         put_self(&w, self);
+    if (self)
+        put_ingest(&w, self);
     if (snap)
         r = put_snapshot(&w, snap);
+    if (r == 0 && self && self->agg)
+        r = put_custom(&w, self->agg);
     if (fmt == PROM_OPENMETRICS)
         WPUT_LIT(&w, "# EOF\n");
     wflush(&w);

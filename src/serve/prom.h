@@ -21,6 +21,8 @@
 #include "common/strbuf.h"
 #include "core/monitor.h"
 #include "core/snapshot.h"
+#include "ingest/agg.h"
+#include "ingest/statsd_server.h"
 
 enum prom_format {
     PROM_TEXT,        /* text/plain; version=0.0.4 */
@@ -69,6 +71,10 @@ struct prom_self {
     /* the history database, when there is one */
     bool has_store;
     uint64_t store_appends_total, store_append_errors_total, store_series;
+    /* what the node sends: its custom series (NULL: none) and the StatsD server */
+    struct agg *agg;
+    bool has_statsd;
+    struct statsd_server_stats statsd;
 };
 
 /* A snapshot with more samples than this is refused (-ENOSPC). */
