@@ -97,9 +97,8 @@ struct agg_series {
     const char *key; /* name, then per label '\0' key '\0' value */
     uint16_t key_len, name_len;
     uint8_t n_labels, kind, sink, timer;
-    uint16_t lab[AGG_MAX_LABELS][4]; /* key offset, length, value offset, length */
-    struct agg_series *next_mapped;  /* the list of series with a sink (fold) */
-    struct am_sketch *sk;            /* AGG_SINK_INFERENCE: this model's */
+    struct agg_series *next_mapped; /* the list of series with a sink (fold) */
+    struct am_sketch *sk;           /* AGG_SINK_INFERENCE: this model's */
     /* fold state (the folding thread only) */
     double prev_sum;
     uint64_t prev_count;
@@ -180,8 +179,7 @@ static uint64_t load64(const char *p)
     return v;
 }
 
-/* A 64-bit hash of n bytes (multiply-xorshift, 8 bytes a step). */
-static uint64_t hash_bytes(const char *p, size_t n)
+uint64_t agg_hash(const char *p, size_t n)
 {
     uint64_t h = 0x243f6a8885a308d3ull ^ (n * 0x9e3779b97f4a7c15ull);
 
@@ -412,7 +410,7 @@ static void *arena_alloc(struct agg *a, size_t size)
 
 /* The canonical key of name + labels (sorted) into buf; its length, or -EINVAL. */
 static int make_key(char *buf, const char *name, size_t name_len, const struct agg_label *labels,
-                    size_t n, uint16_t lab[][4])
+                    size_t n)
 {
     size_t order[AGG_MAX_LABELS], len = name_len;
 
@@ -446,13 +444,9 @@ static int make_key(char *buf, const char *name, size_t name_len, const struct a
         if (len + 2 + l->key_len + l->value_len > AGG_KEY_MAX || l->key_len == 0)
             return -EINVAL;
         buf[len++] = 0;
-        lab[i][0] = (uint16_t)len;
-        lab[i][1] = (uint16_t)l->key_len;
         memcpy(buf + len, l->key, l->key_len);
         len += l->key_len;
         buf[len++] = 0;
-        lab[i][2] = (uint16_t)len;
-        lab[i][3] = (uint16_t)l->value_len;
         memcpy(buf + len, l->value, l->value_len);
         len += l->value_len;
     }
@@ -477,9 +471,8 @@ static struct agg_series *lookup(struct agg *a, const char *key, size_t len, uin
 }
 
 static struct agg_series *create(struct agg *a, const char *key, size_t len, uint64_t h,
-                                 uint16_t lab[][4], size_t n_labels, size_t name_len,
-                                 enum agg_kind kind, bool timer, bool sketch, enum agg_sink sink,
-                                 int *err)
+                                 size_t n_labels, size_t name_len, enum agg_kind kind, bool timer,
+                                 bool sketch, enum agg_sink sink, int *err)
 {
     struct agg_series *s;
     size_t slot, cells = 0, n;
@@ -516,7 +509,6 @@ static struct agg_series *create(struct agg *a, const char *key, size_t len, uin
     s->key_len = (uint16_t)len;
     s->name_len = (uint16_t)name_len;
     s->n_labels = (uint8_t)n_labels;
-    memcpy(s->lab, lab, n_labels * sizeof(lab[0]));
     s->kind = (uint8_t)kind;
     s->sink = (uint8_t)sink;
     s->timer = timer;
@@ -555,7 +547,7 @@ static struct agg_series *create(struct agg *a, const char *key, size_t len, uin
 
 static void hll_add(struct agg_series *s, const char *m, size_t len)
 {
-    uint64_t h = hash_bytes(m, len);
+    uint64_t h = agg_hash(m, len);
     unsigned idx = (unsigned)(h >> (64 - HLL_P));
     uint64_t rest = h << HLL_P | ((uint64_t)1 << (HLL_P - 1)); /* (never 0) */
     uint8_t rank = (uint8_t)(__builtin_clzll(rest) + 1);
@@ -700,8 +692,7 @@ struct agg_series *agg_get(struct agg *a, const char *name, size_t name_len,
                            bool timer, bool sketch, int *err)
 {
     char key[AGG_KEY_MAX + 2 * AGG_MAX_LABELS + 8];
-    uint16_t lab[AGG_MAX_LABELS][4];
-    int len = make_key(key, name, name_len, labels, n_labels, lab);
+    int len = make_key(key, name, name_len, labels, n_labels);
     uint64_t h;
     size_t slot;
     struct agg_series *s;
@@ -711,13 +702,13 @@ struct agg_series *agg_get(struct agg *a, const char *name, size_t name_len,
         *err = len;
         return NULL;
     }
-    h = hash_bytes(key, (size_t)len);
+    h = agg_hash(key, (size_t)len);
     s = lookup(a, key, (size_t)len, h, &slot);
     if (!s) {
         enum agg_sink sink = agg_sink_of(a, name, name_len);
         if (sink != AGG_SINK_CUSTOM && !(sink_kinds[sink] & K(kind)))
             sink = AGG_SINK_CUSTOM; /* a mapped name of a kind its field cannot take */
-        s = create(a, key, (size_t)len, h, lab, n_labels, name_len, kind, timer, sketch, sink, err);
+        s = create(a, key, (size_t)len, h, n_labels, name_len, kind, timer, sketch, sink, err);
         if (!s)
             return NULL;
     }
@@ -738,25 +729,40 @@ static void record(struct agg *a, struct agg_series *s, bool delta, const double
         record_mapped(a, s, (enum agg_kind)s->kind, delta, values, n, rate);
 }
 
+int agg_series_record(struct agg *a, struct agg_series *s, bool delta, const double *values,
+                      size_t n, double rate, const char *set_member, size_t member_len)
+{
+    /* a counter only goes up (Prometheus's rule, and statsd_exporter's) */
+    for (size_t i = 0; s->kind == AGG_COUNTER && i < n; i++)
+        if (values[i] < 0)
+            return -ERANGE;
+    record(a, s, delta, values, n, rate, set_member, member_len);
+    return 0;
+}
+
 int agg_record(struct agg *a, const char *name, size_t name_len, const struct agg_label *labels,
                size_t n_labels, enum agg_kind kind, bool timer, bool delta, const double *values,
                size_t n, double rate, const char *set_member, size_t member_len)
 {
     int err;
-    struct agg_series *s;
+    struct agg_series *s = agg_get(a, name, name_len, labels, n_labels, kind, timer, false, &err);
 
-    /* a counter only goes up (Prometheus's rule, and statsd_exporter's) */
-    for (size_t i = 0; kind == AGG_COUNTER && i < n; i++)
-        if (values[i] < 0)
-            return -ERANGE;
-    s = agg_get(a, name, name_len, labels, n_labels, kind, timer, false, &err);
     if (!s) {
         if (err == -ENOSPC)
             atomic_fetch_add_explicit(&a->dropped, n ? n : 1, memory_order_relaxed);
         return err;
     }
-    record(a, s, delta, values, n, rate, set_member, member_len);
-    return 0;
+    return agg_series_record(a, s, delta, values, n, rate, set_member, member_len);
+}
+
+size_t agg_max_series(const struct agg *a)
+{
+    return a->max_series;
+}
+
+void agg_count_dropped(struct agg *a, uint64_t n)
+{
+    atomic_fetch_add_explicit(&a->dropped, n, memory_order_relaxed);
 }
 
 void agg_series_add(struct agg *a, struct agg_series *s, double v)
@@ -778,15 +784,34 @@ void agg_series_member(struct agg *a, struct agg_series *s, const char *member, 
 
 /* ---- folding into the snapshot ---- */
 
+/* The i-th label of s (its key: name, then '\0' key '\0' value per label). */
+static void label_at(const struct agg_series *s, size_t i, struct agg_label *l)
+{
+    const char *p = s->key + s->name_len, *end = s->key + s->key_len;
+
+    for (size_t k = 0;; k++) {
+        const char *kv = p + 1, *v = kv + strlen(kv) + 1;
+        size_t vl = strnlen(v, (size_t)(end - v));
+        if (k == i) {
+            *l = (struct agg_label){kv, v, (size_t)(v - 1 - kv), vl};
+            return;
+        }
+        p = v + vl;
+    }
+}
+
 static const char *label_of(const struct agg_series *s, const char *key, size_t *len)
 {
     size_t kl = strlen(key);
 
-    for (size_t i = 0; i < s->n_labels; i++)
-        if (s->lab[i][1] == kl && memcmp(s->key + s->lab[i][0], key, kl) == 0) {
-            *len = s->lab[i][3];
-            return s->key + s->lab[i][2];
+    for (size_t i = 0; i < s->n_labels; i++) {
+        struct agg_label l;
+        label_at(s, i, &l);
+        if (l.key_len == kl && memcmp(l.key, key, kl) == 0) {
+            *len = l.value_len;
+            return l.value;
         }
+    }
     *len = 0;
     return NULL;
 }
@@ -1010,8 +1035,7 @@ void agg_foreach(struct agg *a, void (*fn)(void *ctx, const struct agg_series_in
         info.name_len = s->name_len;
         info.n_labels = s->n_labels;
         for (size_t k = 0; k < s->n_labels; k++)
-            info.labels[k] = (struct agg_label){s->key + s->lab[k][0], s->key + s->lab[k][2],
-                                                s->lab[k][1], s->lab[k][3]};
+            label_at(s, k, &info.labels[k]);
         info.kind = (enum agg_kind)s->kind;
         info.sink = AGG_SINK_CUSTOM;
         info.timer = s->timer;

@@ -148,6 +148,15 @@ struct agg_series;
 struct agg_series *agg_get(struct agg *a, const char *name, size_t name_len,
                            const struct agg_label *labels, size_t n_labels, enum agg_kind kind,
                            bool timer, bool sketch, int *err);
+/* agg_record() on a series agg_get() gave: 0, or -ERANGE (a negative counter value). */
+int agg_series_record(struct agg *a, struct agg_series *s, bool delta, const double *values,
+                      size_t n, double rate, const char *set_member, size_t member_len);
+/* Counts n values refused at the series limit (for a caller of agg_get()). */
+void agg_count_dropped(struct agg *a, uint64_t n);
+/* The series limit in force. */
+size_t agg_max_series(const struct agg *a);
+/* The hash agg uses for keys (64 bits, fast on short strings). */
+uint64_t agg_hash(const char *p, size_t n);
 /* A counter's increase, a gauge's delta, a histogram's observation. */
 void agg_series_add(struct agg *a, struct agg_series *s, double v);
 /* A gauge's value. */

@@ -108,6 +108,11 @@ static bool number(const char *p, const char *end, double *ret_v)
     return true;
 }
 
+bool statsd_number(const char *p, size_t len, double *ret_v)
+{
+    return number(p, p + len, ret_v);
+}
+
 static int parse_type(const char *p, const char *end, enum statsd_type *ret_t)
 {
     switch (end - p) {

@@ -177,6 +177,10 @@ int statsd_value_next(const struct statsd_line *l, size_t *pos, double *ret_v);
  * or the line is a set. Walks the values from the start: O(i). */
 int statsd_value_at(const struct statsd_line *l, size_t i, double *ret_v);
 
+/* One number as a value field holds it (the rules of statsd_parse_line()):
+ * true with *ret_v set, or false. */
+bool statsd_number(const char *p, size_t len, double *ret_v);
+
 /*
  * A short, stable, lower-case label for a reason ("name_too_long"), fit for a
  * metric label; takes the reason or its negation (what statsd_parse_line()

@@ -22,8 +22,38 @@
 #define PACKED_CHUNK   64 /* packed values recorded per agg_record() call */
 #define DEFAULT_RCVBUF (32u << 20)
 
+/*
+ * The lines seen with a rate or tags, as sent: name and what follows the
+ * value (type, rate, tags) -> the series. A line that repeats one of them (the
+ * rule: a client sends the same names with the same tags again and again) is
+ * recorded without parsing its tags, sorting them into the series' canonical
+ * key and looking that up; only its value is parsed. (A line with neither
+ * costs little the long way, and is not kept here: a flood of names without
+ * tags takes no memory for this.) The server thread's own: no atomics.
+ */
+struct rawent {
+    struct agg_series *series;
+    double rate;
+    uint16_t name_len, rest_len;
+    uint8_t type;
+    char bytes[]; /* name, then the rest */
+};
+
+struct rawslot {
+    uint64_t h;
+    struct rawent *e;
+};
+
+#define RAW_CHUNK (1u << 20)
+
 struct statsd_server {
     struct agg *agg;
+    struct rawslot *raw;
+    size_t raw_mask, raw_n, raw_max;
+    char *raw_chunk;
+    size_t raw_used;
+    char **raw_chunks;
+    size_t n_raw_chunks;
     int fds[2]; /* UDP, Unix; -1 when not open */
     int wake[2];
     pthread_t thread;
@@ -43,27 +73,119 @@ static const enum agg_kind kind_of[] = {
     [STATSD_DISTRIBUTION] = AGG_HISTOGRAM, [STATSD_SET] = AGG_SET,
 };
 
-static void record_line(struct statsd_server *s, const struct statsd_line *m)
+static uint64_t raw_hash(const char *name, size_t nl, const char *rest, size_t rl)
+{
+    return agg_hash(name, nl) * 0x9e3779b97f4a7c15ull ^ agg_hash(rest, rl);
+}
+
+static struct rawent *raw_find(struct statsd_server *s, uint64_t h, const char *name, size_t nl,
+                               const char *rest, size_t rl)
+{
+    for (size_t i = h & s->raw_mask;; i = (i + 1) & s->raw_mask) {
+        struct rawent *e = s->raw[i].e;
+        if (!e)
+            return NULL;
+        if (s->raw[i].h == h && e->name_len == nl && e->rest_len == rl &&
+            memcmp(e->bytes, name, nl) == 0 && memcmp(e->bytes + nl, rest, rl) == 0)
+            return e;
+    }
+}
+
+static void raw_add(struct statsd_server *s, uint64_t h, const char *name, size_t nl,
+                    const char *rest, size_t rl, struct agg_series *series,
+                    const struct statsd_line *m)
+{
+    size_t size = (sizeof(struct rawent) + nl + rl + 7) & ~(size_t)7, i;
+    struct rawent *e;
+
+    if (s->raw_n >= s->raw_max || nl + rl > UINT16_MAX || size > RAW_CHUNK)
+        return; /* (those lines take the long way) */
+    if (!s->raw_chunk || s->raw_used + size > RAW_CHUNK) {
+        char **nc = realloc(s->raw_chunks, (s->n_raw_chunks + 1) * sizeof(*nc));
+        if (!nc)
+            return;
+        s->raw_chunks = nc;
+        if (!(s->raw_chunk = malloc(RAW_CHUNK)))
+            return;
+        s->raw_chunks[s->n_raw_chunks++] = s->raw_chunk;
+        s->raw_used = 0;
+    }
+    e = (struct rawent *)(s->raw_chunk + s->raw_used);
+    s->raw_used += size;
+    e->series = series;
+    e->rate = m->rate;
+    e->type = (uint8_t)m->type;
+    e->name_len = (uint16_t)nl;
+    e->rest_len = (uint16_t)rl;
+    memcpy(e->bytes, name, nl);
+    memcpy(e->bytes + nl, rest, rl);
+    for (i = h & s->raw_mask; s->raw[i].e; i = (i + 1) & s->raw_mask)
+        ;
+    s->raw[i] = (struct rawslot){h, e};
+    s->raw_n++;
+}
+
+static void count(struct statsd_server *s, int r)
+{
+    if (r < 0)
+        atomic_fetch_add_explicit(&s->refused, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&s->lines, 1, memory_order_relaxed);
+}
+
+/* A line seen before, with one number: recorded; false for the long way. */
+static bool fast_line(struct statsd_server *s, const char *l, size_t n)
+{
+    const char *end = l + n, *colon = memchr(l, ':', n), *bar, *v;
+    struct rawent *e;
+    size_t vl;
+    double x;
+
+    if (!colon || !s->raw)
+        return false;
+    bar = memchr(colon + 1, '|', (size_t)(end - colon - 1));
+    if (!bar || !memchr(bar + 1, '|', (size_t)(end - bar - 1)))
+        return false; /* (no sections: the long way is short) */
+    e = raw_find(s, raw_hash(l, (size_t)(colon - l), bar + 1, (size_t)(end - bar - 1)), l,
+                 (size_t)(colon - l), bar + 1, (size_t)(end - bar - 1));
+    v = colon + 1;
+    vl = (size_t)(bar - v);
+    if (!e || e->type == STATSD_SET || memchr(v, ':', vl) || !statsd_number(v, vl, &x))
+        return false; /* (a set's member, packed values, a bad number: the parser says) */
+    count(s, agg_series_record(s->agg, e->series,
+                               e->type == STATSD_GAUGE && (v[0] == '+' || v[0] == '-'), &x, 1,
+                               e->rate, NULL, 0));
+    return true;
+}
+
+static void record_line(struct statsd_server *s, const struct statsd_line *m, const char *line,
+                        size_t len)
 {
     struct agg_label labels[AGG_MAX_LABELS];
     size_t nl = m->n_tags < AGG_MAX_LABELS ? m->n_tags : AGG_MAX_LABELS;
     enum agg_kind kind = kind_of[m->type];
     bool timer = m->type == STATSD_TIMER;
+    struct agg_series *series;
     int r = 0;
 
     if (m->n_tags > AGG_MAX_LABELS) {
-        atomic_fetch_add_explicit(&s->refused, 1, memory_order_relaxed);
+        count(s, -E2BIG);
         return;
     }
     for (size_t i = 0; i < nl; i++)
         labels[i] = (struct agg_label){m->tags[i].key, m->tags[i].val, m->tags[i].key_len,
                                        m->tags[i].val_len};
+    series = agg_get(s->agg, m->name, m->name_len, labels, nl, kind, timer, false, &r);
+    if (!series) {
+        if (r == -ENOSPC)
+            agg_count_dropped(s->agg, m->n_values);
+        count(s, r);
+        return;
+    }
     if (kind == AGG_SET) {
-        r = agg_record(s->agg, m->name, m->name_len, labels, nl, kind, false, false, NULL, 0,
-                       m->rate, m->values, m->values_len);
+        r = agg_series_record(s->agg, series, false, NULL, 0, m->rate, m->values, m->values_len);
     } else if (m->n_values == 1) {
-        r = agg_record(s->agg, m->name, m->name_len, labels, nl, kind, timer, m->delta, &m->value,
-                       1, m->rate, NULL, 0);
+        r = agg_series_record(s->agg, series, m->delta, &m->value, 1, m->rate, NULL, 0);
     } else {
         double v[PACKED_CHUNK];
         size_t pos = 0, n = 0;
@@ -72,8 +194,7 @@ static void record_line(struct statsd_server *s, const struct statsd_line *m)
             if (e == 0)
                 n++;
             if (n == PACKED_CHUNK || (e < 0 && n)) {
-                r = agg_record(s->agg, m->name, m->name_len, labels, nl, kind, timer, m->delta, v,
-                               n, m->rate, NULL, 0);
+                r = agg_series_record(s->agg, series, m->delta, v, n, m->rate, NULL, 0);
                 n = 0;
                 if (r < 0)
                     break;
@@ -82,10 +203,13 @@ static void record_line(struct statsd_server *s, const struct statsd_line *m)
                 break;
         }
     }
-    if (r < 0)
-        atomic_fetch_add_explicit(&s->refused, 1, memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&s->lines, 1, memory_order_relaxed);
+    count(s, r);
+    if (kind != AGG_SET && (m->n_tags || m->rate != 1)) {
+        /* the rest of the line: what follows the value field's '|' */
+        const char *bar = m->values + m->values_len, *end = line + len;
+        raw_add(s, raw_hash(m->name, m->name_len, bar + 1, (size_t)(end - bar - 1)), m->name,
+                m->name_len, bar + 1, (size_t)(end - bar - 1), series, m);
+    }
 }
 
 void statsd_server_datagram(struct statsd_server *s, const char *buf, size_t len)
@@ -96,7 +220,10 @@ void statsd_server_datagram(struct statsd_server *s, const char *buf, size_t len
 
     atomic_fetch_add_explicit(&s->datagrams, 1, memory_order_relaxed);
     while (statsd_next_line(buf, len, &pos, &l, &n)) {
-        int r = statsd_parse_line(l, n, &m);
+        int r;
+        if (fast_line(s, l, n))
+            continue;
+        r = statsd_parse_line(l, n, &m);
         if (r < 0) {
             atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
             if (-r < STATSD_E_COUNT)
@@ -104,7 +231,7 @@ void statsd_server_datagram(struct statsd_server *s, const char *buf, size_t len
         } else if (m.kind != STATSD_KIND_METRIC) {
             atomic_fetch_add_explicit(&s->ignored, 1, memory_order_relaxed);
         } else {
-            record_line(s, &m);
+            record_line(s, &m, l, n);
         }
     }
 }
@@ -300,8 +427,40 @@ static void close_all(struct statsd_server *s)
         close(s->wake[0]);
         close(s->wake[1]);
     }
+    for (size_t i = 0; i < s->n_raw_chunks; i++)
+        free(s->raw_chunks[i]);
+    free(s->raw_chunks);
+    free(s->raw);
     free(s->bufs);
     free(s);
+}
+
+static int raw_init(struct statsd_server *s)
+{
+    /* a form per series, up to 64 Ki of them */
+    size_t cap = 1024;
+
+    s->raw_max = agg_max_series(s->agg) < 65536 ? agg_max_series(s->agg) : 65536;
+    while (cap < 2 * s->raw_max)
+        cap *= 2;
+    s->raw = calloc(cap, sizeof(*s->raw));
+    s->raw_mask = cap - 1;
+    return s->raw ? 0 : -ENOMEM;
+}
+
+struct statsd_server *statsd_server_detached(struct agg *a)
+{
+    struct statsd_server *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->fds[0] = s->fds[1] = s->wake[0] = s->wake[1] = -1;
+    s->agg = a;
+    if (raw_init(s) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }
 
 int statsd_server_start(struct statsd_server **ret, const struct statsd_server_options *opt)
@@ -315,6 +474,8 @@ int statsd_server_start(struct statsd_server **ret, const struct statsd_server_o
     s->agg = opt->agg ? opt->agg : agg_global();
     s->rcvbuf = opt->rcvbuf_bytes ? opt->rcvbuf_bytes : DEFAULT_RCVBUF;
     s->bufs = malloc((size_t)BATCH * STATSD_DATAGRAM_MAX);
+    if (s->agg && raw_init(s) < 0)
+        s->agg = NULL; /* (reported as out of memory below) */
     if (!s->bufs || !s->agg || pipe2(s->wake, O_CLOEXEC) < 0) {
         r = s->bufs && s->agg ? -errno : -ENOMEM;
         goto fail;

@@ -45,7 +45,10 @@ void statsd_server_get_stats(struct statsd_server *s, struct statsd_server_stats
 /* The UDP port bound (useful with port 0), or 0. */
 uint16_t statsd_server_port(struct statsd_server *s);
 
-/* Records every line of one datagram; for the fuzzer and the tests. */
+/* A server without sockets or thread, for statsd_server_datagram() (the
+ * fuzzer, the tests); statsd_server_stop() frees it. NULL: out of memory. */
+struct statsd_server *statsd_server_detached(struct agg *a);
+/* Records every line of one datagram, as the server's thread does. */
 void statsd_server_datagram(struct statsd_server *s, const char *buf, size_t len);
 
 #endif
