@@ -92,16 +92,21 @@ struct rule {
 
 /* ---- series ---- */
 
+/* What only a mapped series needs (most are custom: kept apart, smaller). */
+struct agg_ext {
+    struct agg_series *next_mapped; /* the list of series with a sink (fold) */
+    /* fold state (the folding thread only) */
+    double prev_sum;
+    uint64_t prev_count;
+};
+
 struct agg_series {
     uint64_t hash;
     const char *key; /* name, then per label '\0' key '\0' value */
     uint16_t key_len, name_len;
     uint8_t n_labels, kind, sink, timer;
-    struct agg_series *next_mapped; /* the list of series with a sink (fold) */
-    struct am_sketch *sk;           /* AGG_SINK_INFERENCE: this model's */
-    /* fold state (the folding thread only) */
-    double prev_sum;
-    uint64_t prev_count;
+    struct agg_ext *ext;  /* mapped series only */
+    struct am_sketch *sk; /* AGG_SINK_INFERENCE: this model's; a C API histogram's */
     /* cells */
     _Atomic uint64_t v;     /* double bits: counter sum, gauge, histogram sum */
     _Atomic uint64_t count; /* observations (histogram, mapped series) */
@@ -533,7 +538,13 @@ static struct agg_series *create(struct agg *a, const char *key, size_t len, uin
             }
             atomic_store_explicit(&ss->sk, sk, memory_order_release);
         }
-        s->next_mapped = atomic_load(&a->mapped);
+        s->ext = arena_alloc(a, sizeof(*s->ext));
+        if (!s->ext) {
+            pthread_mutex_unlock(&a->lock);
+            *err = -ENOMEM;
+            return NULL;
+        }
+        s->ext->next_mapped = atomic_load(&a->mapped);
         atomic_store_explicit(&a->mapped, s, memory_order_release);
     }
     atomic_store_explicit(&a->order[n], s, memory_order_release);
@@ -958,7 +969,7 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
 
     /* per function, per model, per layer: the mapped series themselves */
     for (struct agg_series *s = atomic_load_explicit(&a->mapped, memory_order_acquire); s;
-         s = s->next_mapped)
+         s = s->ext->next_mapped)
         n_models += s->sink == AGG_SINK_INFERENCE;
     if (n_models) {
         snap->model_inference = snapshot_alloc(snap, n_models * sizeof(*snap->model_inference));
@@ -967,7 +978,7 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
     }
     for (int pass = 0; pass < 2; pass++) {
         for (struct agg_series *s = atomic_load_explicit(&a->mapped, memory_order_acquire); s;
-             s = s->next_mapped) {
+             s = s->ext->next_mapped) {
             size_t ml, tl, ll;
             const char *model = label_of(s, "model", &ml), *type, *layer;
             struct model_inference_metrics *m;
@@ -1002,14 +1013,14 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
                 if (!layer || ll == 0 || ll >= sizeof(name)) {
                     continue;
                 }
-                if (m && cnt > s->prev_count) {
+                if (m && cnt > s->ext->prev_count) {
                     memcpy(name, layer, ll);
                     name[ll] = 0;
                     snapshot_map_add(snap, &m->layer_latencies, 8, name,
-                                     (sum - s->prev_sum) / (double)(cnt - s->prev_count));
+                                     (sum - s->ext->prev_sum) / (double)(cnt - s->ext->prev_count));
                 }
-                s->prev_sum = sum;
-                s->prev_count = cnt;
+                s->ext->prev_sum = sum;
+                s->ext->prev_count = cnt;
             } else if (pass == 1 && s->sink == AGG_SINK_ACCEL && model && cnt) {
                 m = model_entry(snap, model, ml, NULL, 0, n_models);
                 if (m)
