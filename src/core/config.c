@@ -1,6 +1,7 @@
 #define LOG_MODULE "config"
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,9 @@ enum key_type {
     T_STRLIST,
     T_SECTION,
     T_SECTION_OPT, /* seed's Option<Section>: null clears `present` */
+    T_BUCKETS,     /* double[CONFIG_MAX_LIST], count (size_t) at count_offset */
+    T_RULES,       /* struct config_statsd_rule[CONFIG_MAX_LIST], count at count_offset;
+                      `section` names the keys of one rule */
 };
 
 struct key {
@@ -37,7 +41,10 @@ struct key {
     double min, max;
     const struct key *section;
     size_t present_offset;
-    bool secret; /* never shown: config_to_json() writes "<redacted>" */
+    size_t count_offset; /* T_BUCKETS, T_RULES */
+    bool secret;         /* never shown: config_to_json() writes "<redacted>" */
+    /* T_STR, T_STR_NULL: NULL if the (non-NULL) value is acceptable, else what it must be */
+    const char *(*check)(const char *v);
 };
 
 #define OFF(m) offsetof(struct config, m)
@@ -77,6 +84,10 @@ struct key {
 #define K_SECT(n, keys)                               \
     {                                                 \
         .name = n, .type = T_SECTION, .section = keys \
+    }
+#define K_LIST(n, t, m, cnt)                                             \
+    {                                                                    \
+        .name = n, .type = t, .offset = OFF(m), .count_offset = OFF(cnt) \
     }
 #define K_END        \
     {                \
@@ -207,6 +218,195 @@ static const struct key storage_keys[] = {
     K_END,
 };
 
+/* ---- statsd: ---- */
+
+/* The snapshot fields a statsd.mapping rule may feed, as docs/config.md lists them. */
+static const char *const statsd_sinks[] = {
+    "node.transactions_per_sec",
+    "node.avg_tx_validation_ms",
+    "node.blocks_per_min",
+    "node.avg_block_size_kb",
+    "node.mempool_size",
+    "node.consensus_metrics.time_to_finality_sec",
+    "node.consensus_metrics.messages_per_sec",
+    "node.consensus_metrics.participation_percent",
+    "node.consensus_metrics.quantum_resistant_overhead",
+    "node.contract_metrics.contracts_per_sec",
+    "node.contract_metrics.avg_execution_ms",
+    "node.contract_metrics.avg_gas_used",
+    "node.contract_metrics.wasm_load_ms",
+    "model_inference.avg_inference_ms",
+    "model_inference.layer_latencies",
+    "model_inference.accelerator_util_percent",
+    "memory.gc_metrics.avg_pause_ms",
+    "drop",
+};
+
+/* statsd_exporter's default buckets, in seconds */
+static const double statsd_default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                0.5,   1,    2.5,   5,    10};
+
+bool config_statsd_sink_ok(const char *name)
+{
+    if (!name)
+        return false;
+    for (size_t i = 0; i < sizeof(statsd_sinks) / sizeof(statsd_sinks[0]); i++)
+        if (!strcmp(statsd_sinks[i], name))
+            return true;
+    return false;
+}
+
+/* A DNS name: labels of letters, digits and '-' (not at either end), 1 to 63
+ * bytes each, 253 in all; a last label of digits only must be an IPv4 address. */
+static bool dns_name_ok(const char *h, size_t len)
+{
+    size_t label = 0;
+    bool digits = true;
+
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        char c = i < len ? h[i] : '.';
+        if (c == '.') {
+            if (label == 0 || label > 63 || h[i - 1] == '-')
+                return false;
+            label = 0;
+            if (i < len)
+                digits = true;
+            continue;
+        }
+        if (!isalnum((unsigned char)c) && c != '-')
+            return false;
+        if (c == '-' && label == 0)
+            return false;
+        if (!isdigit((unsigned char)c))
+            digits = false;
+        label++;
+    }
+    return !digits; /* "300.1.1.1", "8125": not a name, and not an address either */
+}
+
+int config_split_hostport(const char *s, char *host, size_t host_size, uint16_t *ret_port)
+{
+    const char *colon, *h, *p;
+    char addr[INET6_ADDRSTRLEN + 1];
+    size_t hlen, plen;
+    unsigned port = 0;
+    unsigned char bin[16];
+
+    if (!s)
+        return -EINVAL;
+    colon = strrchr(s, ':');
+    if (!colon)
+        return -EINVAL;
+    h = s;
+    hlen = (size_t)(colon - s);
+    if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+        h = s + 1;
+        hlen -= 2;
+        if (hlen == 0 || hlen >= sizeof(addr))
+            return -EINVAL;
+        memcpy(addr, h, hlen);
+        addr[hlen] = '\0';
+        if (inet_pton(AF_INET6, addr, bin) != 1)
+            return -EINVAL;
+    } else {
+        /* an address is short; anything longer can only be a name */
+        addr[0] = '\0';
+        if (hlen < sizeof(addr)) {
+            memcpy(addr, h, hlen);
+            addr[hlen] = '\0';
+        }
+        if (inet_pton(AF_INET, addr, bin) != 1 && !dns_name_ok(h, hlen))
+            return -EINVAL;
+    }
+    p = colon + 1;
+    plen = strlen(p);
+    if (plen == 0 || plen > 5)
+        return -EINVAL;
+    for (size_t i = 0; i < plen; i++) {
+        if (!isdigit((unsigned char)p[i]))
+            return -EINVAL;
+        port = port * 10 + (unsigned)(p[i] - '0');
+    }
+    if (port > 65535)
+        return -EINVAL;
+    if (host) {
+        if (hlen >= host_size)
+            return -ENAMETOOLONG;
+        memcpy(host, h, hlen);
+        host[hlen] = '\0';
+    }
+    *ret_port = (uint16_t)port;
+    return 0;
+}
+
+static const char *check_listen(const char *v)
+{
+    uint16_t port;
+
+    if (!*v || config_split_hostport(v, NULL, 0, &port) == 0)
+        return NULL;
+    return "must be HOST:PORT (an IPv4 address, a host name or an [IPv6] address, and a port "
+           "0 to 65535, 0 for any free one; 0.0.0.0:8125 for every interface) or \"\" for no UDP "
+           "socket";
+}
+
+static const char *check_unix_socket(const char *v)
+{
+    if (!*v || strlen(v) >= 108) /* sizeof(((struct sockaddr_un *)0)->sun_path) on Linux */
+        return "must be a path of 1 to 107 bytes, or null for none";
+    return NULL;
+}
+
+/* NULL if m can be a statsd.mapping match, else what is wrong with it. */
+static const char *check_match(const char *m)
+{
+    size_t len = strlen(m), start = 0;
+
+    if (len == 0 || len > CONFIG_STATSD_MATCH_MAX)
+        return "must be 1 to 200 bytes";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)m[i];
+        if (c <= 0x20 || c >= 0x7f || strchr(":|@#", c))
+            return "must be printable ASCII without whitespace, ':', '|', '@' or '#'";
+    }
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && m[i] != '.')
+            continue;
+        if (i == start)
+            return "must not have an empty component (a leading, trailing or doubled '.')";
+        if (memchr(m + start, '*', i - start) && i - start != 1)
+            return "may use '*' only as a whole component, as in \"app.*.tx_time\"";
+        start = i + 1;
+    }
+    return NULL;
+}
+
+static const struct key rule_keys[] = {
+    {.name = "match", .type = T_STR, .offset = offsetof(struct config_statsd_rule, match)},
+    {.name = "field", .type = T_STR, .offset = offsetof(struct config_statsd_rule, field)},
+    K_END,
+};
+
+static const struct key statsd_keys[] = {
+    K_BOOL("enabled", statsd.enabled),
+    {.name = "listen", .type = T_STR, .offset = OFF(statsd.listen), .check = check_listen},
+    {.name = "unix_socket",
+     .type = T_STR_NULL,
+     .offset = OFF(statsd.unix_socket),
+     .check = check_unix_socket},
+    K_UINT("max_series", statsd.max_series, 1, 10000000),
+    K_UINT("rcvbuf_bytes", statsd.rcvbuf_bytes, 65536, 1073741824),
+    K_LIST("histogram_buckets", T_BUCKETS, statsd.histogram_buckets, statsd.n_histogram_buckets),
+    {.name = "mapping",
+     .type = T_RULES,
+     .offset = OFF(statsd.mapping),
+     .count_offset = OFF(statsd.n_mapping),
+     .section = rule_keys},
+    K_END,
+};
+
 static const struct key root_keys[] = {
     K_BOOL("enabled", enabled),
     K_SECT("monitoring", monitoring_keys),
@@ -216,6 +416,7 @@ static const struct key root_keys[] = {
     K_SECT("agent", agent_keys),
     K_SECT("storage", storage_keys),
     K_SECT("http", http_keys),
+    K_SECT("statsd", statsd_keys), /* the StatsD server, src/ingest */
     K_END,
 };
 
@@ -239,6 +440,17 @@ static void free_strings(struct config *cfg, const struct key *keys)
             free(l->v);
             l->v = NULL;
             l->n = 0;
+            break;
+        }
+        case T_RULES: {
+            struct config_statsd_rule *r = (struct config_statsd_rule *)base;
+            size_t *n = (size_t *)((char *)cfg + k->count_offset);
+            for (size_t i = 0; i < *n && i < CONFIG_MAX_LIST; i++) {
+                free(r[i].match);
+                free(r[i].field);
+                r[i].match = r[i].field = NULL;
+            }
+            *n = 0;
             break;
         }
         case T_SECTION:
@@ -281,6 +493,26 @@ static int dup_strings(struct config *dst, const struct config *src, const struc
             }
             break;
         }
+        case T_RULES: {
+            const struct config_statsd_rule *sr = (const struct config_statsd_rule *)s;
+            struct config_statsd_rule *dr = (struct config_statsd_rule *)d;
+            size_t sn = *(const size_t *)((const char *)src + k->count_offset);
+            size_t *dn = (size_t *)((char *)dst + k->count_offset);
+            /* *dn counts the rules made so far, so that config_done() frees just those */
+            *dn = 0;
+            for (size_t i = 0; i < sn && i < CONFIG_MAX_LIST; i++) {
+                dr[i].match = strdup(sr[i].match);
+                dr[i].field = strdup(sr[i].field);
+                if (!dr[i].match || !dr[i].field) {
+                    free(dr[i].match);
+                    free(dr[i].field);
+                    dr[i].match = dr[i].field = NULL;
+                    return -ENOMEM;
+                }
+                (*dn)++;
+            }
+            break;
+        }
         case T_SECTION:
         case T_SECTION_OPT: {
             int r = dup_strings(dst, src, k->section);
@@ -306,7 +538,7 @@ static void walk_keys(const struct key *keys, const char *prefix,
             (int)sizeof(path))
             continue; /* cannot happen: the schema's paths are short */
         fn(ctx, path, section);
-        if (section)
+        if (section || k->type == T_RULES) /* a list of mappings: the keys of one */
             walk_keys(k->section, path, fn, ctx);
     }
 }
@@ -328,6 +560,19 @@ static uint64_t get_uint(const char *base, unsigned width)
     default:
         return *(const uint64_t *)base;
     }
+}
+
+/* A finite number in JSON, in as few digits as read back to the same double
+ * (a bucket bound of 1e-7 s is not 0). */
+static void json_exact_num(struct strbuf *out, double v)
+{
+    char tmp[40];
+    double back;
+
+    snprintf(tmp, sizeof(tmp), "%.15g", v);
+    if (parse_double(tmp, &back) < 0 || back != v)
+        snprintf(tmp, sizeof(tmp), "%.17g", v);
+    strbuf_puts(out, tmp);
 }
 
 static void json_keys(const struct config *cfg, const struct key *keys, struct strbuf *out)
@@ -386,6 +631,32 @@ static void json_keys(const struct config *cfg, const struct key *keys, struct s
             strbuf_putc(out, ']');
             break;
         }
+        case T_BUCKETS: {
+            const double *b = (const double *)base;
+            size_t n = *(const size_t *)((const char *)cfg + k->count_offset);
+            strbuf_putc(out, '[');
+            for (size_t i = 0; i < n && i < CONFIG_MAX_LIST; i++) {
+                if (i)
+                    strbuf_putc(out, ',');
+                json_exact_num(out, b[i]);
+            }
+            strbuf_putc(out, ']');
+            break;
+        }
+        case T_RULES: {
+            const struct config_statsd_rule *r = (const struct config_statsd_rule *)base;
+            size_t n = *(const size_t *)((const char *)cfg + k->count_offset);
+            strbuf_putc(out, '[');
+            for (size_t i = 0; i < n && i < CONFIG_MAX_LIST; i++) {
+                strbuf_puts(out, i ? ",{\"match\":" : "{\"match\":");
+                strbuf_json_str(out, r[i].match);
+                strbuf_puts(out, ",\"field\":");
+                strbuf_json_str(out, r[i].field);
+                strbuf_putc(out, '}');
+            }
+            strbuf_putc(out, ']');
+            break;
+        }
         case T_SECTION_OPT:
             if (*(const bool *)((const char *)cfg + k->present_offset))
                 json_keys(cfg, k->section, out);
@@ -424,6 +695,9 @@ static void forget_strings(struct config *cfg, const struct key *keys)
         } else if (k->type == T_STRLIST) {
             ((struct config_strlist *)base)->v = NULL;
             ((struct config_strlist *)base)->n = 0;
+        } else if (k->type == T_RULES) {
+            memset(base, 0, CONFIG_MAX_LIST * sizeof(struct config_statsd_rule));
+            *(size_t *)((char *)cfg + k->count_offset) = 0;
         } else if (k->type == T_SECTION || k->type == T_SECTION_OPT) {
             forget_strings(cfg, k->section);
         }
@@ -501,6 +775,12 @@ void config_defaults(struct config *cfg)
     cfg->http.request_timeout_sec = 10;
     cfg->http.max_header_bytes = 16384;
     cfg->http.max_history_page = 1000;
+    cfg->statsd.enabled = true;
+    set_str(&cfg->statsd.listen, "127.0.0.1:8125");
+    cfg->statsd.max_series = 10000;
+    cfg->statsd.rcvbuf_bytes = 33554432;
+    memcpy(cfg->statsd.histogram_buckets, statsd_default_buckets, sizeof(statsd_default_buckets));
+    cfg->statsd.n_histogram_buckets = sizeof(statsd_default_buckets) / sizeof(double);
 }
 
 /* ---- loading ---- */
@@ -707,6 +987,221 @@ static char *checked_string(struct loader *ld, const yaml_node_t *n, const char 
     return s;
 }
 
+/* What a scalar is, for messages: "a string 'x'", "a plain value 'x'", "a list". */
+#define SHOWN(n)                                                                   \
+    node_kind(n), (n)->type == YAML_SCALAR_NODE ? " '" : "",                       \
+        (n)->type == YAML_SCALAR_NODE ? (const char *)(n)->data.scalar.value : "", \
+        (n)->type == YAML_SCALAR_NODE ? "'" : ""
+
+/*
+ * A list of 1 to CONFIG_MAX_LIST histogram upper bounds in seconds: finite,
+ * positive, strictly increasing. Replaces the list only when all of it is good.
+ */
+static void load_buckets(struct loader *ld, const yaml_node_t *n, const struct key *k,
+                         const char *path)
+{
+    double nb[CONFIG_MAX_LIST];
+    size_t cnt = 0;
+
+    if (n->type != YAML_SEQUENCE_NODE ||
+        n->data.sequence.items.top == n->data.sequence.items.start) {
+        if (n->type == YAML_SEQUENCE_NODE || is_null(n))
+            report(ld, n, "'%s' must be a list of 1 to %d upper bounds in seconds, got %s", path,
+                   CONFIG_MAX_LIST, is_null(n) ? "null" : "an empty list");
+        else
+            report(ld, n, "'%s' must be a list of 1 to %d upper bounds in seconds, got %s%s%s%s",
+                   path, CONFIG_MAX_LIST, SHOWN(n));
+        return;
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        const yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+        double d;
+        if (!e)
+            continue;
+        if (cnt >= CONFIG_MAX_LIST) {
+            report(ld, e, "'%s' has more than %d entries", path, CONFIG_MAX_LIST);
+            return;
+        }
+        if (!is_plain(e) || parse_double((const char *)e->data.scalar.value, &d) < 0 || !(d > 0)) {
+            report(ld, e, "'%s' entries must be finite numbers of seconds above 0, got %s%s%s%s",
+                   path, SHOWN(e));
+            return;
+        }
+        if (cnt > 0 && !(d > nb[cnt - 1])) {
+            report(ld, e, "'%s' must be strictly increasing: %s follows %g", path,
+                   (const char *)e->data.scalar.value, nb[cnt - 1]);
+            return;
+        }
+        nb[cnt++] = d;
+    }
+    memcpy((char *)ld->cfg + k->offset, nb, cnt * sizeof(double));
+    *(size_t *)((char *)ld->cfg + k->count_offset) = cnt;
+}
+
+/* One statsd.mapping entry, {match: ..., field: ...}, into *ret (strings
+ * owned by it on success; nothing allocated on failure). path: "statsd.mapping[i]". */
+static bool load_rule(struct loader *ld, const yaml_node_t *map, const char *path,
+                      struct config_statsd_rule *ret)
+{
+    const yaml_node_t *val[2] = {NULL, NULL}; /* rule_keys order: match, field */
+    char *str[2] = {NULL, NULL};
+    char sub[320]; /* path (under 300 bytes), '.', the key */
+    bool ok = true;
+
+    if (map->type != YAML_MAPPING_NODE) {
+        report(ld, map, "'%s' must be a mapping {match: NAME, field: SINK}, got %s%s%s%s", path,
+               SHOWN(map));
+        return false;
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const yaml_node_t *kn = yaml_document_get_node(ld->doc, p->key);
+        const yaml_node_t *vn = yaml_document_get_node(ld->doc, p->value);
+        const char *name;
+        size_t i;
+
+        if (++ld->visited > MAX_NODES) {
+            report(ld, kn, "document too large or too deeply aliased");
+            return false;
+        }
+        if (!kn || !vn)
+            continue;
+        if (kn->type != YAML_SCALAR_NODE) {
+            report(ld, kn, "keys must be plain names, got %s", node_kind(kn));
+            ok = false;
+            continue;
+        }
+        name = (const char *)kn->data.scalar.value;
+        for (i = 0; i < 2 && strcmp(rule_keys[i].name, name); i++)
+            ;
+        if (i == 2) {
+            const char *hint = suggest(rule_keys, name);
+            report(ld, kn, "unknown key '%.64s%s' in '%s' (a rule has match and field%s%s%s)", name,
+                   strlen(name) > 64 ? "..." : "", path, hint ? "; did you mean '" : "",
+                   hint ? hint : "", hint ? "'?" : "");
+            ok = false;
+        } else if (val[i]) {
+            report(ld, kn, "duplicate key '%s.%s'", path, name);
+            ok = false;
+        } else {
+            val[i] = vn;
+        }
+    }
+    if (!ok)
+        return false;
+    if (!val[0] || !val[1]) {
+        report(ld, map, "'%s' needs both match and field (%s is missing)", path,
+               val[0] ? "field" : "match");
+        return false;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        const yaml_node_t *v = val[i];
+        const char *why;
+
+        snprintf(sub, sizeof(sub), "%s.%s", path, rule_keys[i].name);
+        if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+            report(ld, v, "'%s' must be a string, got %s", sub,
+                   v->type == YAML_SCALAR_NODE ? "null" : node_kind(v));
+            ok = false;
+            continue;
+        }
+        str[i] = checked_string(ld, v, sub);
+        if (!str[i]) {
+            ok = false;
+            continue;
+        }
+        if (i == 0 && (why = check_match(str[i]))) {
+            report(ld, v, "'%s' %s; got '%.80s%s'", sub, why, str[i],
+                   strlen(str[i]) > 80 ? "..." : "");
+            ok = false;
+        } else if (i == 1 && !config_statsd_sink_ok(str[i])) {
+            const char *hint = NULL;
+            unsigned bd = 6;
+            for (size_t j = 0; j < sizeof(statsd_sinks) / sizeof(statsd_sinks[0]); j++) {
+                unsigned dd = distance(statsd_sinks[j], str[i]);
+                if (dd < bd && dd * 2 <= strlen(str[i])) { /* a typo, not another word */
+                    bd = dd;
+                    hint = statsd_sinks[j];
+                }
+            }
+            report(ld, v,
+                   "'%s' must name a sink: a node.*, model_inference.* or memory.gc_metrics.* "
+                   "field listed in docs/config.md, or drop; got '%.80s%s'%s%s%s",
+                   sub, str[i], strlen(str[i]) > 80 ? "..." : "", hint ? " (did you mean '" : "",
+                   hint ? hint : "", hint ? "'?)" : "");
+            ok = false;
+        }
+    }
+    if (!ok) {
+        free(str[0]);
+        free(str[1]);
+        return false;
+    }
+    ret->match = str[0];
+    ret->field = str[1];
+    return true;
+}
+
+/*
+ * statsd.mapping: a list of up to CONFIG_MAX_LIST rules; null or [] for none.
+ * Every entry is checked (all problems reported); the list is replaced only
+ * when all of it is good. Two rules with the same match are an error: only
+ * the first could ever apply.
+ */
+static void load_rules(struct loader *ld, const yaml_node_t *n, const struct key *k,
+                       const char *path)
+{
+    struct config_statsd_rule nr[CONFIG_MAX_LIST];
+    size_t cnt = 0, total;
+    bool ok = true;
+
+    if (is_null(n)) {
+        free_strings(ld->cfg, (const struct key[]){*k, K_END});
+        return;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        report(ld, n, "'%s' must be a list of {match: NAME, field: SINK} rules, got %s", path,
+               node_kind(n));
+        return;
+    }
+    total = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (total > CONFIG_MAX_LIST) {
+        report(ld, n, "'%s' has more than %d entries", path, CONFIG_MAX_LIST);
+        return;
+    }
+    for (size_t i = 0; i < total; i++) {
+        const yaml_node_t *e = yaml_document_get_node(ld->doc, n->data.sequence.items.start[i]);
+        char sub[300];
+        if (!e)
+            continue;
+        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        if (!load_rule(ld, e, sub, &nr[cnt])) {
+            ok = false;
+            continue;
+        }
+        for (size_t j = 0; j < cnt; j++) {
+            if (!strcmp(nr[j].match, nr[cnt].match)) {
+                report(ld, e, "'%s.match' repeats the match '%.80s' of an earlier rule", sub,
+                       nr[cnt].match);
+                ok = false;
+                break;
+            }
+        }
+        cnt++;
+    }
+    if (!ok) {
+        for (size_t i = 0; i < cnt; i++) {
+            free(nr[i].match);
+            free(nr[i].field);
+        }
+        return;
+    }
+    free_strings(ld->cfg, (const struct key[]){*k, K_END});
+    memcpy((char *)ld->cfg + k->offset, nr, cnt * sizeof(nr[0]));
+    *(size_t *)((char *)ld->cfg + k->count_offset) = cnt;
+}
+
 static void load_value(struct loader *ld, const yaml_node_t *n, const struct key *k,
                        const char *path)
 {
@@ -761,6 +1256,7 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
     }
     case T_STR:
     case T_STR_NULL: {
+        const char *why;
         char *s;
         if (k->type == T_STR_NULL && is_null(n)) {
             free(*(char **)slot);
@@ -776,6 +1272,11 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
         s = checked_string(ld, n, path);
         if (!s)
             return;
+        if (k->check && (why = k->check(s))) {
+            report(ld, n, "'%s' %s; got '%.80s%s'", path, why, s, strlen(s) > 80 ? "..." : "");
+            free(s);
+            return;
+        }
         free(*(char **)slot);
         *(char **)slot = s;
         return;
@@ -869,6 +1370,12 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
         free(nl.v);
         return;
     }
+    case T_BUCKETS:
+        load_buckets(ld, n, k, path);
+        return;
+    case T_RULES:
+        load_rules(ld, n, k, path);
+        return;
     case T_SECTION:
         if (is_null(n))
             return; /* an empty section keeps its defaults */
@@ -975,6 +1482,9 @@ static void check_semantics(struct loader *ld, const yaml_node_t *root)
         report(ld, root, "'agent.disk_path' must not be empty");
     if (c->agent.node_id && (!*c->agent.node_id || strlen(c->agent.node_id) > 128))
         report(ld, root, "'agent.node_id' must be 1 to 128 characters");
+    if (c->statsd.enabled && !*c->statsd.listen && !c->statsd.unix_socket)
+        report(ld, root,
+               "'statsd': enabled with no socket; set listen or unix_socket, or enabled: false");
 }
 
 /*

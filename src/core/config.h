@@ -127,7 +127,30 @@ struct config {
         uint32_t max_header_bytes;
         uint32_t max_history_page;
     } http;
+    /* the StatsD/DogStatsD server (src/ingest) */
+    struct {
+        bool enabled; /* default true */
+        /* UDP "HOST:PORT", default "127.0.0.1:8125"; "" = no UDP socket; port 0 = any free
+         * port (tests), as visualization.dashboard_port */
+        char *listen;
+        char *unix_socket;     /* path of a Unix datagram socket; NULL (default) = none */
+        uint32_t max_series;   /* cardinality limit, default 10000, range 1..10000000 */
+        uint32_t rcvbuf_bytes; /* SO_RCVBUF asked for, default 33554432, range 65536..1073741824 */
+        double histogram_buckets[CONFIG_MAX_LIST]; /* upper bounds in SECONDS, strictly
+                                                      increasing, finite, > 0 */
+        size_t n_histogram_buckets; /* default: 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10
+                                       (statsd_exporter's) */
+        struct config_statsd_rule {
+            char *match; /* a StatsD metric name; '*' matches one whole dot-separated component,
+                            e.g. "app.*.tx_time" */
+            char *field; /* one of the sink names (config_statsd_sink_ok()) */
+        } mapping[CONFIG_MAX_LIST];
+        size_t n_mapping; /* default 0: only the built-in mapping applies */
+    } statsd;
 };
+
+/* Longest statsd.mapping match pattern, in bytes. */
+#define CONFIG_STATSD_MATCH_MAX 200
 
 void config_defaults(struct config *cfg);
 void config_done(struct config *cfg);
@@ -160,6 +183,23 @@ int config_to_json(const struct config *cfg, struct strbuf *out);
 
 /* True if t can be sent as a bearer token (RFC 6750 b64token, 1 to 1024 bytes). */
 bool config_token_ok(const char *t);
+
+/*
+ * True if name is one of the sinks a statsd.mapping rule may name as its `field`:
+ * a snapshot field ("node.mempool_size", "model_inference.avg_inference_ms", ...,
+ * as listed in docs/config.md) or "drop". NULL: false. Pure, thread-safe.
+ */
+bool config_statsd_sink_ok(const char *name);
+
+/*
+ * Splits "HOST:PORT" as statsd.listen takes it: HOST is an IPv4 address, a DNS
+ * name, or an IPv6 address in brackets ("[::1]:8125"); PORT is 0 to 65535 in
+ * decimal (0: the caller binds any free port). On success copies HOST (without brackets) into host
+ * (host_size bytes with the NUL) and writes *ret_port; on failure writes neither and returns
+ * -EINVAL (not HOST:PORT) or -ENAMETOOLONG (HOST does not fit). host may be NULL
+ * to validate only. Pure, thread-safe.
+ */
+int config_split_hostport(const char *s, char *host, size_t host_size, uint16_t *ret_port);
 
 /* Deep copy; -ENOMEM (dst then holds nothing to free). */
 int config_copy(struct config *dst, const struct config *src);

@@ -80,6 +80,18 @@ static void seed_defaults(void **state)
     assert_int_equal(c.agent.net_exclude.n, 1);
     assert_string_equal(c.agent.net_exclude.v[0], "lo");
     assert_int_equal(c.agent.p2p_ports.n, 0);
+    assert_true(c.statsd.enabled);
+    assert_string_equal(c.statsd.listen, "127.0.0.1:8125");
+    assert_null(c.statsd.unix_socket);
+    assert_int_equal(c.statsd.max_series, 10000);
+    assert_int_equal(c.statsd.rcvbuf_bytes, 33554432);
+    {
+        static const double want[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+        assert_int_equal(c.statsd.n_histogram_buckets, sizeof(want) / sizeof(want[0]));
+        for (size_t i = 0; i < c.statsd.n_histogram_buckets; i++)
+            assert_true(c.statsd.histogram_buckets[i] == want[i]);
+    }
+    assert_int_equal(c.statsd.n_mapping, 0);
     config_done(&c);
 }
 
@@ -117,6 +129,15 @@ static void deploy_file_is_the_defaults(void **state)
     assert_int_equal(f.agent.net_exclude.n, 1);
     assert_int_equal(f.agent.history_size, d.agent.history_size);
     assert_string_equal(f.agent.disk_path, d.agent.disk_path);
+    assert_true(f.statsd.enabled == d.statsd.enabled);
+    assert_string_equal(f.statsd.listen, d.statsd.listen);
+    assert_null(f.statsd.unix_socket);
+    assert_int_equal(f.statsd.max_series, d.statsd.max_series);
+    assert_int_equal(f.statsd.rcvbuf_bytes, d.statsd.rcvbuf_bytes);
+    assert_int_equal(f.statsd.n_histogram_buckets, d.statsd.n_histogram_buckets);
+    assert_memory_equal(f.statsd.histogram_buckets, d.statsd.histogram_buckets,
+                        d.statsd.n_histogram_buckets * sizeof(double));
+    assert_int_equal(f.statsd.n_mapping, 0);
     config_done(&d);
     config_done(&f);
 }
@@ -377,6 +398,338 @@ static void nesting_and_size_are_bounded(void **state)
     strbuf_done(&y);
 }
 
+static const char statsd_full[] = "statsd:\n"
+                                  "  enabled: true\n"
+                                  "  listen: \"[::1]:9125\"\n"
+                                  "  unix_socket: /run/arthamon/statsd.sock\n"
+                                  "  max_series: 20000\n"
+                                  "  rcvbuf_bytes: 65536\n"
+                                  "  histogram_buckets: [0.005, 0.01, 0.1, 1, 10]\n"
+                                  "  mapping:\n"
+                                  "    - match: \"myapp.tx.verify\"\n"
+                                  "      field: node.avg_tx_validation_ms\n"
+                                  "    - match: \"myapp.*.exec\"\n"
+                                  "      field: node.contract_metrics.avg_execution_ms\n"
+                                  "    - {match: '*', field: drop}\n";
+
+static void statsd_section_loads(void **state)
+{
+    struct config c, copy;
+    struct strbuf json;
+
+    (void)state;
+    assert_int_equal(load(&c, statsd_full), 0);
+    assert_true(c.statsd.enabled);
+    assert_string_equal(c.statsd.listen, "[::1]:9125");
+    assert_string_equal(c.statsd.unix_socket, "/run/arthamon/statsd.sock");
+    assert_int_equal(c.statsd.max_series, 20000);
+    assert_int_equal(c.statsd.rcvbuf_bytes, 65536);
+    assert_int_equal(c.statsd.n_histogram_buckets, 5);
+    assert_true(c.statsd.histogram_buckets[0] == 0.005);
+    assert_true(c.statsd.histogram_buckets[4] == 10);
+    assert_int_equal(c.statsd.n_mapping, 3);
+    assert_string_equal(c.statsd.mapping[0].match, "myapp.tx.verify");
+    assert_string_equal(c.statsd.mapping[0].field, "node.avg_tx_validation_ms");
+    assert_string_equal(c.statsd.mapping[1].match, "myapp.*.exec");
+    assert_string_equal(c.statsd.mapping[1].field, "node.contract_metrics.avg_execution_ms");
+    assert_string_equal(c.statsd.mapping[2].match, "*");
+    assert_string_equal(c.statsd.mapping[2].field, "drop");
+
+    /* a reload replaces the lists, never appends to them */
+    strbuf_reset(&errs);
+    assert_int_equal(config_load_buffer(&c, "t.yaml", statsd_full, strlen(statsd_full), &errs), 0);
+    assert_int_equal(c.statsd.n_mapping, 3);
+    assert_int_equal(c.statsd.n_histogram_buckets, 5);
+
+    /* the JSON shows every key, the lists in full */
+    strbuf_init(&json, 0);
+    assert_int_equal(config_to_json(&c, &json), 0);
+    assert_non_null(strstr(json.buf, "\"statsd\":{\"enabled\":true,\"listen\":\"[::1]:9125\","
+                                     "\"unix_socket\":\"/run/arthamon/statsd.sock\","
+                                     "\"max_series\":20000,\"rcvbuf_bytes\":65536,"
+                                     "\"histogram_buckets\":[0.005,0.01,0.1,1,10],"
+                                     "\"mapping\":[{\"match\":\"myapp.tx.verify\","
+                                     "\"field\":\"node.avg_tx_validation_ms\"},"
+                                     "{\"match\":\"myapp.*.exec\","
+                                     "\"field\":\"node.contract_metrics.avg_execution_ms\"},"
+                                     "{\"match\":\"*\",\"field\":\"drop\"}]}"));
+
+    /* a deep copy: equal values, strings of its own that outlive the original */
+    assert_int_equal(config_copy(&copy, &c), 0);
+    assert_ptr_not_equal(copy.statsd.listen, c.statsd.listen);
+    assert_ptr_not_equal(copy.statsd.unix_socket, c.statsd.unix_socket);
+    assert_ptr_not_equal(copy.statsd.mapping[1].match, c.statsd.mapping[1].match);
+    assert_ptr_not_equal(copy.statsd.mapping[1].field, c.statsd.mapping[1].field);
+    config_done(&c);
+    assert_string_equal(copy.statsd.listen, "[::1]:9125");
+    assert_string_equal(copy.statsd.unix_socket, "/run/arthamon/statsd.sock");
+    assert_int_equal(copy.statsd.n_mapping, 3);
+    assert_string_equal(copy.statsd.mapping[1].match, "myapp.*.exec");
+    assert_string_equal(copy.statsd.mapping[2].field, "drop");
+    assert_int_equal(copy.statsd.n_histogram_buckets, 5);
+    assert_true(copy.statsd.histogram_buckets[2] == 0.1);
+    strbuf_reset(&json);
+    assert_int_equal(config_to_json(&copy, &json), 0);
+    assert_non_null(strstr(json.buf, "{\"match\":\"myapp.*.exec\","));
+    config_done(&copy);
+
+    /* defaults in JSON; a bound that needs many digits keeps them all */
+    assert_int_equal(load(&c, "statsd: {histogram_buckets: [1e-7, 0.3, 1e20]}\n"), 0);
+    strbuf_reset(&json);
+    assert_int_equal(config_to_json(&c, &json), 0);
+    assert_non_null(strstr(json.buf, "\"listen\":\"127.0.0.1:8125\",\"unix_socket\":null"));
+    assert_non_null(strstr(json.buf, "\"histogram_buckets\":[1e-07,0.3,1e+20],\"mapping\":[]"));
+    config_done(&c);
+    strbuf_done(&json);
+
+    /* null empties the mapping; "" listen is fine with a Unix socket; enabled: false needs none */
+    assert_int_equal(load(&c, "statsd: {mapping: null}\n"), 0);
+    assert_int_equal(c.statsd.n_mapping, 0);
+    config_done(&c);
+    assert_int_equal(load(&c, "statsd: {mapping: []}\n"), 0);
+    assert_int_equal(c.statsd.n_mapping, 0);
+    config_done(&c);
+    assert_int_equal(load(&c, "statsd: {listen: '', unix_socket: /tmp/s.sock}\n"), 0);
+    assert_string_equal(c.statsd.listen, "");
+    config_done(&c);
+    assert_int_equal(load(&c, "statsd: {enabled: false, listen: ''}\n"), 0);
+    assert_false(c.statsd.enabled);
+    config_done(&c);
+    assert_int_equal(load(&c, "statsd: {listen: 'statsd-1.example.com:8125'}\n"), 0);
+    config_done(&c);
+    assert_int_equal(load(&c, "statsd: {listen: '0.0.0.0:65535'}\n"), 0);
+    config_done(&c);
+    assert_int_equal(load(&c, "statsd: {listen: '127.0.0.1:0'}\n"), 0); /* any free port */
+    config_done(&c);
+    assert_int_equal(load(&c, "statsd:\n"), 0); /* an empty section keeps its defaults */
+    assert_string_equal(c.statsd.listen, "127.0.0.1:8125");
+    config_done(&c);
+    {
+        /* 64 rules: the limit, not over it */
+        struct strbuf y;
+        strbuf_init(&y, 0);
+        strbuf_puts(&y, "statsd:\n  mapping:\n");
+        for (int i = 0; i < CONFIG_MAX_LIST; i++)
+            strbuf_printf(&y, "    - {match: app.m%d, field: node.mempool_size}\n", i);
+        assert_int_equal(load(&c, y.buf), 0);
+        assert_int_equal(c.statsd.n_mapping, CONFIG_MAX_LIST);
+        assert_string_equal(c.statsd.mapping[63].match, "app.m63");
+        config_done(&c);
+        strbuf_done(&y);
+    }
+}
+
+static void statsd_errors(void **state)
+{
+    struct strbuf y;
+    struct config c;
+
+    (void)state;
+    /* listen */
+    expect_error("statsd:\n  listen: 127.0.0.1\n",
+                 "t.yaml:2:11: 'statsd.listen' must be HOST:PORT (an IPv4 address, a host name or "
+                 "an [IPv6] address, and a port 0 to 65535, 0 for any free one; 0.0.0.0:8125 for "
+                 "every interface) or \"\" for no UDP socket; got '127.0.0.1'");
+    expect_error("statsd: {listen: '127.0.0.1:'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: '127.0.0.1:123456'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: '127.0.0.1:65536'}\n", "got '127.0.0.1:65536'");
+    expect_error("statsd: {listen: '127.0.0.1:+80'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: '127.0.0.1:80 '}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: ':8125'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: '::1:8125'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: '[::1]'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: '[x]:8125'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: '300.1.1.1:8125'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: 'a_b:8125'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: '-a.b:8125'}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: 8125}\n", "'statsd.listen' must be HOST:PORT");
+    expect_error("statsd: {listen: null}\n", "'statsd.listen' must be a string, got null");
+    /* unix_socket */
+    expect_error("statsd: {unix_socket: ''}\n",
+                 "'statsd.unix_socket' must be a path of 1 to 107 bytes, or null for none");
+    strbuf_init(&y, 0);
+    strbuf_puts(&y, "statsd: {unix_socket: /");
+    for (int i = 0; i < 107; i++)
+        strbuf_putc(&y, 's');
+    strbuf_puts(&y, "}\n");
+    expect_error(y.buf, "'statsd.unix_socket' must be a path of 1 to 107 bytes");
+    /* no socket at all */
+    expect_error("statsd: {listen: ''}\n", "'statsd': enabled with no socket");
+    /* numbers */
+    expect_error("statsd: {max_series: 0}\n",
+                 "'statsd.max_series' must be between 1 and 10000000, got 0");
+    expect_error("statsd: {max_series: 10000001}\n", "between 1 and 10000000");
+    expect_error("statsd: {rcvbuf_bytes: 65535}\n",
+                 "'statsd.rcvbuf_bytes' must be between 65536 and 1073741824, got 65535");
+    expect_error("statsd: {rcvbuf_bytes: 1073741825}\n", "between 65536 and 1073741824");
+    /* histogram buckets */
+    expect_error("statsd:\n  histogram_buckets: [0.1, 0.5, 0.25]\n",
+                 "t.yaml:2:33: 'statsd.histogram_buckets' must be strictly increasing: 0.25 "
+                 "follows 0.5");
+    expect_error("statsd: {histogram_buckets: [1, 1]}\n", "must be strictly increasing");
+    expect_error("statsd: {histogram_buckets: [0, 1]}\n",
+                 "'statsd.histogram_buckets' entries must be finite numbers of seconds above 0, "
+                 "got a plain value '0'");
+    expect_error("statsd: {histogram_buckets: [-1]}\n", "finite numbers of seconds above 0");
+    expect_error("statsd: {histogram_buckets: [.inf]}\n", "finite numbers of seconds above 0");
+    expect_error("statsd: {histogram_buckets: [nan]}\n", "finite numbers of seconds above 0");
+    expect_error("statsd: {histogram_buckets: [1e999]}\n", "finite numbers of seconds above 0");
+    expect_error("statsd: {histogram_buckets: ['1']}\n", "got a string '1'");
+    expect_error("statsd: {histogram_buckets: [[1]]}\n", "got a list");
+    expect_error("statsd: {histogram_buckets: []}\n",
+                 "'statsd.histogram_buckets' must be a list of 1 to 64 upper bounds in seconds, "
+                 "got an empty list");
+    expect_error("statsd: {histogram_buckets: 1}\n", "got a plain value '1'");
+    expect_error("statsd: {histogram_buckets: null}\n", "must be a list of 1 to 64");
+    strbuf_reset(&y);
+    strbuf_puts(&y, "statsd: {histogram_buckets: [");
+    for (int i = 1; i <= 65; i++)
+        strbuf_printf(&y, "%s%d", i > 1 ? "," : "", i);
+    strbuf_puts(&y, "]}\n");
+    expect_error(y.buf, "'statsd.histogram_buckets' has more than 64 entries");
+    /* match */
+    expect_error("statsd:\n  mapping:\n    - match: a..b\n      field: drop\n",
+                 "t.yaml:3:14: 'statsd.mapping[0].match' must not have an empty component (a "
+                 "leading, trailing or doubled '.'); got 'a..b'");
+    expect_error("statsd: {mapping: [{match: .a, field: drop}]}\n", "empty component");
+    expect_error("statsd: {mapping: [{match: a., field: drop}]}\n", "empty component");
+    expect_error("statsd: {mapping: [{match: 'a.b*.c', field: drop}]}\n",
+                 "'statsd.mapping[0].match' may use '*' only as a whole component");
+    expect_error("statsd: {mapping: [{match: '**', field: drop}]}\n", "only as a whole component");
+    expect_error("statsd: {mapping: [{match: 'a b', field: drop}]}\n",
+                 "must be printable ASCII without whitespace, ':', '|', '@' or '#'");
+    expect_error("statsd: {mapping: [{match: 'a:b', field: drop}]}\n", "printable ASCII");
+    expect_error("statsd: {mapping: [{match: 'a|b', field: drop}]}\n", "printable ASCII");
+    expect_error("statsd: {mapping: [{match: 'a@b', field: drop}]}\n", "printable ASCII");
+    expect_error("statsd: {mapping: [{match: 'a#b', field: drop}]}\n", "printable ASCII");
+    expect_error("statsd: {mapping: [{match: \"a\\tb\", field: drop}]}\n", "printable ASCII");
+    expect_error("statsd: {mapping: [{match: 'caf\xc3\xa9', field: drop}]}\n", "printable ASCII");
+    expect_error("statsd: {mapping: [{match: '', field: drop}]}\n",
+                 "'statsd.mapping[0].match' must be 1 to 200 bytes");
+    expect_error("statsd: {mapping: [{match: ~, field: drop}]}\n",
+                 "'statsd.mapping[0].match' must be a string, got null");
+    strbuf_reset(&y);
+    strbuf_puts(&y, "statsd: {mapping: [{field: drop, match: ");
+    for (int i = 0; i < 201; i++)
+        strbuf_putc(&y, 'm');
+    strbuf_puts(&y, "}]}\n");
+    expect_error(y.buf, "'statsd.mapping[0].match' must be 1 to 200 bytes");
+    /* field */
+    expect_error("statsd:\n  mapping:\n    - match: a\n      field: node.mempool\n",
+                 "t.yaml:4:14: 'statsd.mapping[0].field' must name a sink: a node.*, "
+                 "model_inference.* or memory.gc_metrics.* field listed in docs/config.md, or "
+                 "drop; got 'node.mempool' (did you mean 'node.mempool_size'?)");
+    expect_error("statsd: {mapping: [{match: a, field: cpu_usage}]}\n",
+                 "listed in docs/config.md, or drop; got 'cpu_usage'\n");
+    expect_error("statsd: {mapping: [{match: a, field: custom}]}\n", "must name a sink");
+    expect_error("statsd: {mapping: [{match: a, field: [drop]}]}\n",
+                 "'statsd.mapping[0].field' must be a string, got a list");
+    /* the shape of rules */
+    expect_error("statsd: {mapping: [{match: a}]}\n",
+                 "t.yaml:1:20: 'statsd.mapping[0]' needs both match and field (field is missing)");
+    expect_error("statsd: {mapping: [{field: drop}]}\n", "(match is missing)");
+    expect_error("statsd: {mapping: [{match: a, field: drop, fields: x}]}\n",
+                 "unknown key 'fields' in 'statsd.mapping[0]' (a rule has match and field; did "
+                 "you mean 'field'?)");
+    expect_error("statsd: {mapping: [{match: a, field: drop, match: b}]}\n",
+                 "duplicate key 'statsd.mapping[0].match'");
+    expect_error("statsd: {mapping: [a.b]}\n",
+                 "'statsd.mapping[0]' must be a mapping {match: NAME, field: SINK}, got a plain "
+                 "value 'a.b'");
+    expect_error("statsd: {mapping: {match: a, field: drop}}\n",
+                 "'statsd.mapping' must be a list of {match: NAME, field: SINK} rules, got a "
+                 "mapping");
+    expect_error(
+        "statsd:\n  mapping:\n    - {match: a.*, field: drop}\n"
+        "    - {match: a.*, field: node.mempool_size}\n",
+        "t.yaml:4:7: 'statsd.mapping[1].match' repeats the match 'a.*' of an earlier rule");
+    /* too many rules */
+    strbuf_reset(&y);
+    strbuf_puts(&y, "statsd:\n  mapping:\n");
+    for (int i = 0; i <= CONFIG_MAX_LIST; i++)
+        strbuf_printf(&y, "    - {match: app.m%d, field: node.mempool_size}\n", i);
+    expect_error(y.buf, "t.yaml:3:5: 'statsd.mapping' has more than 64 entries");
+    /* unknown keys, as everywhere */
+    expect_error("statsd: {listne: '127.0.0.1:8125'}\n",
+                 "t.yaml:1:10: unknown key 'listne' in 'statsd' (did you mean 'listen'?)");
+    expect_error("statsd: {buckets: [1]}\n",
+                 "unknown key 'buckets' in 'statsd' (did you mean 'histogram_buckets'?)");
+    expect_error("statsd: 1\n", "'statsd' must be a mapping of keys");
+    /* every bad rule is reported, and a failed load keeps no half-built list */
+    assert_int_equal(load(&c, "statsd:\n  mapping:\n    - {match: a.b, field: drop}\n"
+                              "    - {match: 'a b', field: drop}\n"
+                              "    - {match: c, field: nope}\n"),
+                     -EINVAL);
+    assert_non_null(strstr(errs.buf, "t.yaml:4:15: 'statsd.mapping[1].match'"));
+    assert_non_null(strstr(errs.buf, "t.yaml:5:25: 'statsd.mapping[2].field'"));
+    assert_null(strstr(errs.buf, "did you mean")); /* 'nope' is no typo of 'drop' */
+    assert_int_equal(c.statsd.n_mapping, 0);
+    config_done(&c);
+    strbuf_done(&y);
+}
+
+static void statsd_helpers(void **state)
+{
+    static const char *const sinks[] = {
+        "node.transactions_per_sec",
+        "node.avg_tx_validation_ms",
+        "node.blocks_per_min",
+        "node.avg_block_size_kb",
+        "node.mempool_size",
+        "node.consensus_metrics.time_to_finality_sec",
+        "node.consensus_metrics.messages_per_sec",
+        "node.consensus_metrics.participation_percent",
+        "node.consensus_metrics.quantum_resistant_overhead",
+        "node.contract_metrics.contracts_per_sec",
+        "node.contract_metrics.avg_execution_ms",
+        "node.contract_metrics.avg_gas_used",
+        "node.contract_metrics.wasm_load_ms",
+        "model_inference.avg_inference_ms",
+        "model_inference.layer_latencies",
+        "model_inference.accelerator_util_percent",
+        "memory.gc_metrics.avg_pause_ms",
+        "drop",
+    };
+    static char doc[1 << 17];
+    char host[64], want[128];
+    uint16_t port = 0;
+
+    (void)state;
+    assert_true(read_source_file("docs/config.md", doc, sizeof(doc)) > 0);
+    for (size_t i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++) {
+        assert_true(config_statsd_sink_ok(sinks[i]));
+        /* each has its line in the sink table of docs/config.md */
+        snprintf(want, sizeof(want), "| `%s` |", sinks[i]);
+        assert_non_null(strstr(doc, want));
+    }
+    assert_false(config_statsd_sink_ok("custom"));
+    assert_false(config_statsd_sink_ok("node"));
+    assert_false(config_statsd_sink_ok("DROP"));
+    assert_false(config_statsd_sink_ok(""));
+    assert_false(config_statsd_sink_ok(NULL));
+
+    assert_int_equal(config_split_hostport("127.0.0.1:8125", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 8125);
+    assert_int_equal(config_split_hostport("[fe80::1]:1", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "fe80::1");
+    assert_int_equal(port, 1);
+    assert_int_equal(config_split_hostport("localhost:65535", NULL, 0, &port), 0);
+    assert_int_equal(port, 65535);
+    assert_int_equal(config_split_hostport("[::]:0", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "::");
+    assert_int_equal(port, 0);
+    /* on failure nothing is written */
+    port = 7;
+    snprintf(host, sizeof(host), "keep");
+    assert_int_equal(config_split_hostport("localhost:65536", host, sizeof(host), &port), -EINVAL);
+    assert_int_equal(config_split_hostport("localhost", host, sizeof(host), &port), -EINVAL);
+    assert_int_equal(config_split_hostport("", host, sizeof(host), &port), -EINVAL);
+    assert_int_equal(config_split_hostport("localhost:8125", host, 9, &port), -ENAMETOOLONG);
+    assert_int_equal(port, 7);
+    assert_string_equal(host, "keep");
+}
+
 struct doc_check {
     const char *text;
     unsigned missing;
@@ -436,6 +789,9 @@ int main(void)
         cmocka_unit_test(messages_stay_on_one_line),
         cmocka_unit_test(nesting_and_size_are_bounded),
         cmocka_unit_test(every_key_is_documented),
+        cmocka_unit_test(statsd_section_loads),
+        cmocka_unit_test(statsd_errors),
+        cmocka_unit_test(statsd_helpers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
