@@ -10,9 +10,13 @@ pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev libmic
 # must build warning-free with it too), and the
 # network/disk plumbing they build (namespaces, veth, loop devices, nftables);
 # the real peers of the HTTP side: Prometheus (and promtool), a strict
-# OpenMetrics parser, curl and openssl (TLS), wrk (load)
-pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk sqlite3"
-pkgs_bench="sysstat collectd-core valgrind prometheus-node-exporter curl stress-ng prometheus sqlite3"
+# OpenMetrics parser, curl and openssl (TLS), wrk (load); a StatsD client library
+# (python3-statsd; python3-aiodogstatsd for DogStatsD tags, histograms and
+# distributions) for the StatsD server's tests
+pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk sqlite3 python3-statsd python3-aiodogstatsd"
+# bench: the tools the benchmarks compare against (sadc, collectd, node_exporter,
+# Prometheus's TSDB, netdata's StatsD server) and the load they make (stress-ng)
+pkgs_bench="sysstat collectd-core valgrind prometheus-node-exporter curl stress-ng prometheus sqlite3 netdata iproute2"
 pkgs_fuzz="clang"
 
 want=""
@@ -69,6 +73,16 @@ if [ -n "$missing" ]; then
     echo "install-deps: installing$missing"
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # netdata is here for bench/ingest.sh, which runs its own instance: the package's
+    # service, started and enabled by the install, is stopped and disabled again
+    case " $missing " in *" netdata "*)
+        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+            if $SUDO systemctl disable --now netdata >/dev/null 2>&1; then
+                echo "install-deps: netdata's service stopped and disabled (the benchmarks run their own)"
+            fi
+        fi
+        ;;
+    esac
 fi
 if [ -n "$fuzz_rt" ]; then
     v=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n1)

@@ -12,6 +12,8 @@
 #include "arthamon/arthamon.h"
 #include "cli.h"
 #include "core/monitor.h"
+#include "ingest/agg.h"
+#include "ingest/statsd_server.h"
 #include "serve/http.h"
 #include "serve/summary.h"
 #include "store/store.h"
@@ -106,6 +108,43 @@ static void apply_hook(struct monitor *m, const struct config *cfg)
 
 static struct http_shared http_state; /* counters and start time, across reloads */
 
+/*
+ * The StatsD server of cfg's statsd section, or NULL when it is off or cannot
+ * start: then the agent runs on without it (logged), as a node that sends no
+ * StatsD loses nothing. The section is read at start only.
+ */
+static struct statsd_server *start_statsd(const struct config *cfg)
+{
+    struct agg *a = agg_global();
+    struct statsd_server_options o = {0};
+    struct statsd_server *s = NULL;
+    int r;
+
+    if (!a)
+        return NULL;
+    r = agg_configure(a, cfg->statsd.max_series, cfg->statsd.histogram_buckets,
+                      cfg->statsd.n_histogram_buckets);
+    if (r < 0)
+        log_warn("statsd: the limits cannot be applied: %s", strerror(-r));
+    for (size_t i = 0; i < cfg->statsd.n_mapping; i++)
+        if ((r = agg_add_rule(a, cfg->statsd.mapping[i].match, cfg->statsd.mapping[i].field)) < 0)
+            log_warn("statsd.mapping: \"%s\" -> %s not applied: %s", cfg->statsd.mapping[i].match,
+                     cfg->statsd.mapping[i].field, strerror(-r));
+    if (!cfg->statsd.enabled)
+        return NULL;
+    o.listen = cfg->statsd.listen;
+    o.unix_socket = cfg->statsd.unix_socket;
+    o.rcvbuf_bytes = cfg->statsd.rcvbuf_bytes;
+    o.agg = a;
+    r = statsd_server_start(&s, &o);
+    if (r < 0) {
+        log_error("statsd: not receiving (%s); the agent runs on without its StatsD server",
+                  strerror(-r));
+        return NULL;
+    }
+    return s;
+}
+
 static void log_errs(struct strbuf *errs, const char *dflt)
 {
     size_t n = errs->len;
@@ -161,6 +200,7 @@ int cmd_run(int argc, char **argv)
     struct monitor *m;
     sigset_t sigs;
     struct http_server *srv;
+    struct statsd_server *statsd;
     int sfd, r;
 
     for (int i = 1; i < argc; i++) {
@@ -218,12 +258,15 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
 
+    statsd = start_statsd(&cfg);
     http_shared_init(&http_state);
     http_state.store = history;
+    http_state.statsd = statsd;
     srv = serve(m, &cfg);
     if (cfg.http.enabled && !srv) {
         /* asked to serve and cannot (port taken, bad certificate): say so and stop,
          * rather than run half-blind under a supervisor that thinks all is well */
+        statsd_server_stop(statsd);
         monitor_free(m);
         close(sfd);
         config_done(&cfg);
@@ -288,6 +331,7 @@ int cmd_run(int argc, char **argv)
         break;
     }
     http_server_stop(srv);
+    statsd_server_stop(statsd);
     monitor_free(m);
     store_close(history);
     history = NULL;

@@ -106,17 +106,22 @@ start_daemon() {
 }
 
 # daemon_config FILE WORKDIR [YAML...]: a daemon config for a test: a free port on
-# loopback, 1 s sampling, state and logs in WORKDIR, no console summary; each YAML
-# argument is appended as top-level text (e.g. "http: {auth: {bearer_token: x}}").
+# loopback, 1 s sampling, state and logs in WORKDIR, no console summary, StatsD on a
+# free loopback port (tests run side by side); each YAML argument is appended as
+# top-level text (e.g. "http: {auth: {bearer_token: x}}"; a statsd: one replaces ours).
 daemon_config() {
-    local file=$1 work=$2 extra
+    local file=$1 work=$2 extra statsd='statsd: {listen: "127.0.0.1:0"}'
     shift 2
+    for extra in "$@"; do
+        case "$extra" in statsd:*) statsd="" ;; esac
+    done
     {
         echo "monitoring:"
         echo "  sampling_interval_ms: 1000"
         echo "  logging: {level: info, output_dir: $work, stdout: true}"
         echo "visualization: {dashboard_port: 0}"
         echo "agent: {console_summary: false, data_dir: $work, node_id: test-node}"
+        [ -n "$statsd" ] && echo "$statsd"
         for extra in "$@"; do
             echo "$extra"
         done
