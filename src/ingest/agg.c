@@ -93,11 +93,34 @@ struct rule {
 /* ---- series ---- */
 
 /* What only a mapped series needs (most are custom: kept apart, smaller). */
+/*
+ * A latency sketch's figures for /metrics, as Prometheus client libraries
+ * keep a summary: quantiles over a sliding window of SUMMARY_WINDOW_SEC in
+ * SUMMARY_AGES age buckets (each a sketch view the fold merges the drained
+ * interval into; the oldest is cleared as the window moves), and cumulative
+ * sum and count. The fold writes, any thread reads: under the lock.
+ */
+#define SUMMARY_AGES       5
+#define SUMMARY_WINDOW_SEC 600.0
+
+struct summary {
+    pthread_mutex_t lock;
+    struct am_sketch_view *age[SUMMARY_AGES]; /* NULL until the first fold */
+    unsigned cur;
+    double age_sec; /* how long the current bucket has been filling */
+    double sum;
+    uint64_t count;
+    bool ready;
+};
+
+static void summary_free(struct summary *sm);
+
 struct agg_ext {
     struct agg_series *next_mapped; /* the list of series with a sink (fold) */
     /* fold state (the folding thread only) */
     double prev_sum;
     uint64_t prev_count;
+    struct summary summ; /* AGG_SINK_INFERENCE */
 };
 
 struct agg_series {
@@ -122,6 +145,7 @@ struct sink_state {
     _Atomic uint64_t gauge;
     _Atomic bool active, gauge_set;
     double prev; /* fold */
+    struct summary summ;
 };
 
 struct agg {
@@ -146,6 +170,7 @@ struct agg {
     _Atomic uint64_t dropped, clashes;
     _Atomic bool warned_limit;
     struct am_sketch_view *view; /* fold's scratch */
+    double fold_dt;              /* the interval being folded */
 };
 
 static const double default_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -233,8 +258,10 @@ struct agg *agg_new(void)
     pthread_mutex_init(&a->lock, NULL);
     memcpy(a->bounds, default_bounds, sizeof(default_bounds));
     a->n_bounds = sizeof(default_bounds) / sizeof(default_bounds[0]);
-    for (size_t i = 0; i < AGG_SINK_COUNT; i++)
+    for (size_t i = 0; i < AGG_SINK_COUNT; i++) {
         atomic_store(&a->sink[i].gauge, dbits(NAN));
+        pthread_mutex_init(&a->sink[i].summ.lock, NULL);
+    }
     if (table_make(a, AGG_DEFAULT_MAX_SERIES) < 0) {
         free(a);
         return NULL;
@@ -253,9 +280,13 @@ void agg_free(struct agg *a)
         struct agg_series *s = atomic_load(&a->order[i]);
         if (s && s->sk)
             am_sketch_free(s->sk);
+        if (s && s->ext)
+            summary_free(&s->ext->summ);
     }
-    for (size_t i = 0; i < AGG_SINK_COUNT; i++)
+    for (size_t i = 0; i < AGG_SINK_COUNT; i++) {
         am_sketch_free(atomic_load(&a->sink[i].sk));
+        summary_free(&a->sink[i].summ);
+    }
     for (size_t i = 0; i < a->n_chunks; i++)
         free(a->chunks[i]);
     free(a->chunks);
@@ -544,6 +575,7 @@ static struct agg_series *create(struct agg *a, const char *key, size_t len, uin
             *err = -ENOMEM;
             return NULL;
         }
+        pthread_mutex_init(&s->ext->summ.lock, NULL);
         s->ext->next_mapped = atomic_load(&a->mapped);
         atomic_store_explicit(&a->mapped, s, memory_order_release);
     }
@@ -846,6 +878,46 @@ struct drained {
     double sum, max, p95, p99;
 };
 
+static const double summary_q[3] = {0.5, 0.95, 0.99};
+
+/* The view just drained, into a summary. */
+static void summary_update(struct summary *sm, const struct am_sketch_view *v, double dt)
+{
+    pthread_mutex_lock(&sm->lock);
+    if (!sm->ready) {
+        for (int i = 0; i < SUMMARY_AGES; i++) {
+            sm->age[i] = malloc(sizeof(*sm->age[i]));
+            if (!sm->age[i]) {
+                for (int k = 0; k < i; k++) {
+                    free(sm->age[k]);
+                    sm->age[k] = NULL;
+                }
+                pthread_mutex_unlock(&sm->lock);
+                return; /* (out of memory: no summary; the snapshot still has it all) */
+            }
+            am_sketch_view_clear(sm->age[i]);
+        }
+        sm->ready = true;
+    }
+    sm->age_sec += dt > 0 ? dt : 0;
+    if (sm->age_sec >= SUMMARY_WINDOW_SEC / SUMMARY_AGES) {
+        sm->cur = (sm->cur + 1) % SUMMARY_AGES;
+        am_sketch_view_clear(sm->age[sm->cur]);
+        sm->age_sec = 0;
+    }
+    am_sketch_merge(sm->age[sm->cur], v);
+    sm->sum += am_sketch_view_sum(v);
+    sm->count += am_sketch_view_count(v);
+    pthread_mutex_unlock(&sm->lock);
+}
+
+static void summary_free(struct summary *sm)
+{
+    for (int i = 0; i < SUMMARY_AGES; i++)
+        free(sm->age[i]);
+    pthread_mutex_destroy(&sm->lock);
+}
+
 static void sink_drain(struct agg *a, enum agg_sink k, struct drained *d)
 {
     struct sink_state *ss = &a->sink[k];
@@ -856,6 +928,7 @@ static void sink_drain(struct agg *a, enum agg_sink k, struct drained *d)
     if (!d->active)
         return;
     am_sketch_drain(sk, a->view);
+    summary_update(&ss->summ, a->view, a->fold_dt);
     d->count = am_sketch_view_count(a->view);
     d->sum = am_sketch_view_sum(a->view);
     d->max = am_sketch_view_max(a->view);
@@ -929,6 +1002,7 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
 
     if (!a->view && !(a->view = malloc(sizeof(*a->view))))
         return;
+    a->fold_dt = dt;
     /* the counter sinks, and the histograms whose count is a rate */
     tx = sink_delta(&a->sink[AGG_SINK_TX]);
     blocks = sink_delta(&a->sink[AGG_SINK_BLOCKS]);
@@ -998,6 +1072,7 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
                 if (!m)
                     continue;
                 am_sketch_drain(s->sk, a->view);
+                summary_update(&s->ext->summ, a->view, dt);
                 if (am_sketch_view_count(a->view)) {
                     uint64_t c = am_sketch_view_count(a->view);
                     m->avg_inference_ms = am_sketch_view_sum(a->view) / (double)c;
@@ -1071,6 +1146,77 @@ void agg_foreach(struct agg *a, void (*fn)(void *ctx, const struct agg_series_in
         }
         fn(ctx, &info);
     }
+}
+
+/* The mapped latency sinks on /metrics: family, help, scale to base units. */
+static const struct {
+    enum agg_sink sink;
+    const char *family, *help;
+    double scale;
+} summaries[] = {
+    {AGG_SINK_TX_VALIDATION, "arthamon_node_tx_validation_duration_seconds",
+     "Transaction validation time", 1e-3},
+    {AGG_SINK_BLOCK_SIZE, "arthamon_node_block_size_bytes", "Block size", 1},
+    {AGG_SINK_FINALITY, "arthamon_consensus_finality_duration_seconds", "Time to finality", 1e-3},
+    {AGG_SINK_CONTRACT_EXEC, "arthamon_contract_execution_duration_seconds",
+     "Contract execution time", 1e-3},
+    {AGG_SINK_GAS, "arthamon_contract_gas_used", "Gas used per contract execution", 1},
+    {AGG_SINK_WASM_LOAD, "arthamon_contract_wasm_load_duration_seconds", "WASM module load time",
+     1e-3},
+    {AGG_SINK_GC_PAUSE, "arthamon_gc_pause_duration_seconds", "Garbage-collection pause", 1e-3},
+};
+
+/* The window's quantiles (merged into tmp), sum and count; false before the first fold. */
+static bool summary_read(struct summary *sm, double scale, struct am_sketch_view *tmp,
+                         struct agg_summary *o)
+{
+    pthread_mutex_lock(&sm->lock);
+    if (!sm->ready) {
+        pthread_mutex_unlock(&sm->lock);
+        return false;
+    }
+    am_sketch_view_clear(tmp);
+    for (int i = 0; i < SUMMARY_AGES; i++)
+        am_sketch_merge(tmp, sm->age[i]);
+    o->sum = sm->sum * scale;
+    o->count = sm->count;
+    pthread_mutex_unlock(&sm->lock);
+    for (int i = 0; i < 3; i++) {
+        o->quantiles[i] = summary_q[i];
+        o->q[i] = am_sketch_view_count(tmp) ? am_sketch_quantile(tmp, summary_q[i]) * scale : NAN;
+    }
+    return true;
+}
+
+int agg_foreach_summary(struct agg *a, void (*fn)(void *ctx, const struct agg_summary *s),
+                        void *ctx)
+{
+    struct am_sketch_view *tmp = malloc(sizeof(*tmp));
+    struct agg_summary o;
+
+    if (!tmp)
+        return -ENOMEM;
+    for (size_t i = 0; i < sizeof(summaries) / sizeof(summaries[0]); i++) {
+        memset(&o, 0, sizeof(o));
+        o.family = summaries[i].family;
+        o.help = summaries[i].help;
+        if (summary_read(&a->sink[summaries[i].sink].summ, summaries[i].scale, tmp, &o))
+            fn(ctx, &o);
+    }
+    for (struct agg_series *s = atomic_load_explicit(&a->mapped, memory_order_acquire); s;
+         s = s->ext->next_mapped) {
+        if (s->sink != AGG_SINK_INFERENCE)
+            continue;
+        memset(&o, 0, sizeof(o));
+        o.family = "arthamon_model_inference_duration_seconds";
+        o.help = "Model inference latency, per model";
+        o.model = label_of(s, "model", &o.model_len);
+        o.type = label_of(s, "type", &o.type_len);
+        if (summary_read(&s->ext->summ, 1e-3, tmp, &o))
+            fn(ctx, &o);
+    }
+    free(tmp);
+    return 0;
 }
 
 void agg_get_stats(struct agg *a, struct agg_stats *ret)

@@ -174,6 +174,25 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt_sec);
 /* Calls fn for every custom series (creation order). Safe beside recording. */
 void agg_foreach(struct agg *a, void (*fn)(void *ctx, const struct agg_series_info *s), void *ctx);
 
+/*
+ * The latency fields' sketches as Prometheus summaries: per family (and per
+ * model and type for inference), the quantiles 0.5, 0.95 and 0.99 over the
+ * last 10 minutes (5 age buckets of 2, as Prometheus's client libraries keep
+ * a summary) and the cumulative sum and count, in base units (seconds,
+ * bytes); only those folded at least once. The inference summaries come
+ * last, all of one family. 0, or -ENOMEM (nothing called).
+ */
+struct agg_summary {
+    const char *family, *help;
+    const char *model, *type; /* inference: the labels (NUL-ended), else NULL */
+    size_t model_len, type_len;
+    double quantiles[3], q[3]; /* q[i]: NaN when the window is empty */
+    double sum;
+    uint64_t count;
+};
+int agg_foreach_summary(struct agg *a, void (*fn)(void *ctx, const struct agg_summary *s),
+                        void *ctx);
+
 void agg_get_stats(struct agg *a, struct agg_stats *ret);
 
 /* Frees a private aggregate made by agg_new() (tests); never agg_global(). */

@@ -1031,6 +1031,53 @@ static int put_custom(struct writer *w, struct agg *a)
     return 0;
 }
 
+/* ---- the latency fields' sketches: summaries ---- */
+
+struct sumw {
+    struct writer *w;
+    bool model_header; /* the inference family's HELP and TYPE are out */
+};
+
+static void put_qsample(struct writer *w, const char *fam, const char *suffix,
+                        const struct agg_summary *s, const char *q, double v)
+{
+    char num[48];
+
+    wputs(w, fam);
+    if (suffix)
+        wputs(w, suffix);
+    WPUT_LIT(w, "{node_id=\"");
+    wescape(w, w->node_id, PROM_ESC_LABEL);
+    if (s->model) {
+        WPUT_LIT(w, "\",model=\"");
+        wescape(w, s->model, PROM_ESC_LABEL);
+        WPUT_LIT(w, "\",type=\"");
+        wescape(w, s->type ? s->type : "", PROM_ESC_LABEL);
+    }
+    if (q) {
+        WPUT_LIT(w, "\",quantile=\"");
+        wputs(w, q);
+    }
+    WPUT_LIT(w, "\"} ");
+    wput(w, num, fmt_num(num, v));
+    WPUT_LIT(w, "\n");
+}
+
+static void put_summary(void *ctx, const struct agg_summary *s)
+{
+    struct sumw *sw = ctx;
+    static const char *const qs[3] = {"0.5", "0.95", "0.99"};
+
+    if (!s->model || !sw->model_header)
+        put_header(sw->w, s->family, "summary", s->help, "");
+    if (s->model)
+        sw->model_header = true;
+    for (int i = 0; i < 3; i++)
+        put_qsample(sw->w, s->family, NULL, s, qs[i], s->q[i]);
+    put_qsample(sw->w, s->family, "_sum", s, NULL, s->sum);
+    put_qsample(sw->w, s->family, "_count", s, NULL, (double)s->count);
+}
+
 static void put_ingest(struct writer *w, const struct prom_self *self)
 {
     const struct statsd_server_stats *st = &self->statsd;
@@ -1038,6 +1085,8 @@ static void put_ingest(struct writer *w, const struct prom_self *self)
     bool any = false;
 
     if (self->agg) {
+        struct sumw sw = {w, false};
+        agg_foreach_summary(self->agg, put_summary, &sw);
         agg_get_stats(self->agg, &as);
         put_single(w, "arthamon_node_series", "gauge",
                    "Series of node metrics held (StatsD and the C API)", "", (double)as.series);

@@ -176,6 +176,12 @@ near("/metrics app_lat_sum (s)", sample('app_lat_sum{node_id="test-node"}'), 0.0
 near("/metrics app_lat_bucket le=0.05", sample('app_lat_bucket{node_id="test-node",le="0.05"}'), 1)
 near("/metrics app_lat_bucket le=0.025", sample('app_lat_bucket{node_id="test-node",le="0.025"}'), 0, 0)
 near("/metrics app_payload_count", sample('app_payload_count{node_id="test-node",region="eu"}'), 1)
+# the latency fields' sketches: summaries over the last 10 minutes, in seconds
+near("/metrics tx validation p50 (s)", sample('arthamon_node_tx_validation_duration_seconds{node_id="test-node",quantile="0.5"}'), 0.004)
+near("/metrics tx validation count", sample('arthamon_node_tx_validation_duration_seconds_count{node_id="test-node"}'), 3, 0)
+near("/metrics inference p99 (s)", sample('arthamon_model_inference_duration_seconds{node_id="test-node",model="fraud",type="onnx",quantile="0.99"}'), 0.0041)
+if "# TYPE arthamon_model_inference_duration_seconds summary" not in m:
+    bad.append("no summary family for the model inference latency")
 for fam in ("app_users", "app_hits_total", "app_lat"):
     want = "gauge" if fam == "app_users" else "counter" if fam.endswith("_total") else "histogram"
     if f"# TYPE {fam} {want}" not in m:
