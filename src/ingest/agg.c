@@ -810,6 +810,11 @@ void agg_count_dropped(struct agg *a, uint64_t n)
 
 void agg_series_add(struct agg *a, struct agg_series *s, double v)
 {
+    if (s->sk && s->sink == AGG_SINK_CUSTOM) {
+        /* a C API histogram, the hot path: straight into its sharded sketch */
+        am_sketch_add(s->sk, s->timer ? v / 1000 : v);
+        return;
+    }
     if (s->kind == AGG_COUNTER && v < 0)
         return; /* (a counter only goes up) */
     record(a, s, true, &v, 1, 1, NULL, 0);
