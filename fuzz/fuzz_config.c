@@ -3,6 +3,7 @@
  * promises: a failed load says why, one "fuzz.yaml:..." line per problem; a
  * successful one leaves every value in its documented range, loads again on
  * top of itself (a reload of an unchanged file), and copies exactly. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,20 @@ static void check_values(const struct config *c)
     CHECK(c->agent.net_exclude.n <= CONFIG_MAX_LIST);
     for (size_t i = 0; i < c->agent.net_exclude.n; i++)
         CHECK(STR_OK(c->agent.net_exclude.v[i]));
+    /* statsd: what the server and the aggregates rely on */
+    CHECK(c->statsd.max_series >= 1 && c->statsd.max_series <= 10000000);
+    CHECK(c->statsd.rcvbuf_bytes >= 65536 && c->statsd.rcvbuf_bytes <= 1073741824);
+    CHECK(c->statsd.n_histogram_buckets >= 1 && c->statsd.n_histogram_buckets <= CONFIG_MAX_LIST);
+    for (size_t i = 0; i < c->statsd.n_histogram_buckets; i++)
+        CHECK(isfinite(c->statsd.histogram_buckets[i]) && c->statsd.histogram_buckets[i] > 0 &&
+              (i == 0 || c->statsd.histogram_buckets[i] > c->statsd.histogram_buckets[i - 1]));
+    CHECK(c->statsd.n_mapping <= CONFIG_MAX_LIST);
+    for (size_t i = 0; i < c->statsd.n_mapping; i++)
+        CHECK(STR_OK(c->statsd.mapping[i].match) && *c->statsd.mapping[i].match &&
+              strlen(c->statsd.mapping[i].match) <= CONFIG_STATSD_MATCH_MAX &&
+              config_statsd_sink_ok(c->statsd.mapping[i].field));
+    CHECK(!c->statsd.unix_socket ||
+          (*c->statsd.unix_socket && strlen(c->statsd.unix_socket) < 108));
 }
 
 static bool same_str(const char *a, const char *b)
@@ -93,6 +108,15 @@ static void check_copy(const struct config *a, const struct config *b)
     CHECK(same_str(a->agent.process.pidfile, b->agent.process.pidfile));
     CHECK(same_str(a->agent.process.name, b->agent.process.name));
     CHECK(same_str(a->agent.disk_path, b->agent.disk_path));
+    CHECK(same_str(a->statsd.listen, b->statsd.listen));
+    CHECK(same_str(a->statsd.unix_socket, b->statsd.unix_socket));
+    CHECK(a->statsd.n_mapping == b->statsd.n_mapping);
+    for (size_t i = 0; i < a->statsd.n_mapping; i++)
+        CHECK(same_str(a->statsd.mapping[i].match, b->statsd.mapping[i].match) &&
+              same_str(a->statsd.mapping[i].field, b->statsd.mapping[i].field));
+    CHECK(a->statsd.n_histogram_buckets == b->statsd.n_histogram_buckets &&
+          !memcmp(a->statsd.histogram_buckets, b->statsd.histogram_buckets,
+                  a->statsd.n_histogram_buckets * sizeof(double)));
     CHECK(a->agent.net_exclude.n == b->agent.net_exclude.n);
     for (size_t i = 0; i < a->agent.net_exclude.n; i++)
         CHECK(same_str(a->agent.net_exclude.v[i], b->agent.net_exclude.v[i]));
