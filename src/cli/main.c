@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
      "list the running daemon's recent anomalies", cmd_anomalies},
     {"query", "SERIES [--from W] [--to W] [--step S] [--agg A]",
      "one series from the history database (also while the daemon runs)", cmd_query},
+    {"detect", "[--input FILE] [--output FILE]",
+     "score a timestamp,value CSV with the anomaly detector (offline)", cmd_detect},
     {"hash-password", "", "read a password, print a salted hash for http.auth", cmd_hash_password},
     {"version", "", "print the version", cmd_version},
     {"help", "", "this text", cmd_help},
