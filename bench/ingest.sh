@@ -165,8 +165,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'warn "interrupted"; exit 130' INT TERM
 
-# float arithmetic
-calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
 # lines/s as millions, 2 decimals
 mega() { awk "BEGIN { printf \"%.2f\", $1 / 1e6 }" </dev/null; }
 
@@ -199,24 +197,6 @@ rmem_restore() {
     RMEM_RESTORE=""
 }
 
-# utime+stime of PID's thread group, in clock ticks
-stat_ticks() {
-    local s
-    { s=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
-    s=${s##*) } # after the command name, which may hold spaces and parentheses
-    # shellcheck disable=SC2086
-    set -- $s # $1 is field 3 (state): field 14 is $12, field 15 is $13
-    echo $((${12} + ${13}))
-}
-
-# a field of /proc/PID/status in kB (VmRSS, VmHWM)
-status_kb() {
-    local k v _u
-    while read -r k v _u; do
-        [ "$k" = "$2:" ] && { echo "$v"; return 0; }
-    done 2>/dev/null <"/proc/$1/status"
-    echo 0
-}
 
 # children_of PID: the processes whose parent is PID (field 4 of /proc/N/stat)
 children_of() {

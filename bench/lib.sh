@@ -35,3 +35,25 @@ stop_pids() {
     done
     PIDS=("${keep[@]}")
 }
+
+# float arithmetic
+calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
+
+# utime+stime of PID's thread group, in clock ticks
+stat_ticks() {
+    local s
+    { s=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+    s=${s##*) } # after the command name, which may hold spaces and parentheses
+    # shellcheck disable=SC2086
+    set -- $s # $1 is field 3 (state): field 14 is $12, field 15 is $13
+    echo $((${12} + ${13}))
+}
+
+# status_kb PID FIELD: a field of /proc/PID/status in kB (VmRSS, VmHWM); 0 when gone
+status_kb() {
+    local k v _u
+    while read -r k v _u; do
+        [ "$k" = "$2:" ] && { echo "$v"; return 0; }
+    done 2>/dev/null <"/proc/$1/status"
+    echo 0
+}

@@ -127,8 +127,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'warn "interrupted"; exit 130' INT TERM
 
-# float arithmetic
-calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
 
 # on-CPU ns of all threads of PID (schedstat), and the thread count: "NS NTHREADS"
 sched_ns() {
@@ -141,24 +139,6 @@ sched_ns() {
     echo "$sum $n"
 }
 
-# utime+stime of PID's thread group, in clock ticks
-stat_ticks() {
-    local s
-    { s=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
-    s=${s##*) } # after the command name, which may hold spaces and parentheses
-    # shellcheck disable=SC2086
-    set -- $s # $1 is field 3 (state): field 14 is $12, field 15 is $13
-    echo $((${12} + ${13}))
-}
-
-# a field of /proc/PID/status in kB (VmRSS, VmHWM)
-status_kb() {
-    local k v _u
-    while read -r k v _u; do
-        [ "$k" = "$2:" ] && { echo "$v"; return 0; }
-    done <"/proc/$1/status"
-    echo 0
-}
 
 ROWS=()  # "tool interval cpu_sched cpu_ticks us_per_tick rss_mib hwm_mib note"
 ART_1S="" # arthamon's row at 1 s: "cpu hwm"

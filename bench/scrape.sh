@@ -90,8 +90,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'warn "interrupted"; exit 130' INT TERM
 
-calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
-
 # a free TCP port on loopback (bound, read, released: the server binds it next)
 free_port() {
     "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "common/parse.h"
+#include "ingest/agg.h"
 
 enum key_type {
     T_BOOL,
@@ -220,40 +221,15 @@ static const struct key storage_keys[] = {
 
 /* ---- statsd: ---- */
 
-/* The snapshot fields a statsd.mapping rule may feed, as docs/config.md lists them. */
-static const char *const statsd_sinks[] = {
-    "node.transactions_per_sec",
-    "node.avg_tx_validation_ms",
-    "node.blocks_per_min",
-    "node.avg_block_size_kb",
-    "node.mempool_size",
-    "node.consensus_metrics.time_to_finality_sec",
-    "node.consensus_metrics.messages_per_sec",
-    "node.consensus_metrics.participation_percent",
-    "node.consensus_metrics.quantum_resistant_overhead",
-    "node.contract_metrics.contracts_per_sec",
-    "node.contract_metrics.avg_execution_ms",
-    "node.contract_metrics.avg_gas_used",
-    "node.contract_metrics.wasm_load_ms",
-    "model_inference.avg_inference_ms",
-    "model_inference.layer_latencies",
-    "model_inference.accelerator_util_percent",
-    "memory.gc_metrics.avg_pause_ms",
-    "drop",
-};
-
 /* statsd_exporter's default buckets, in seconds */
 static const double statsd_default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                 0.5,   1,    2.5,   5,    10};
 
+/* The snapshot fields a statsd.mapping rule may feed (and drop): the
+ * aggregates' own table (src/ingest/agg.c), as docs/config.md lists them. */
 bool config_statsd_sink_ok(const char *name)
 {
-    if (!name)
-        return false;
-    for (size_t i = 0; i < sizeof(statsd_sinks) / sizeof(statsd_sinks[0]); i++)
-        if (!strcmp(statsd_sinks[i], name))
-            return true;
-    return false;
+    return name && agg_sink_parse(name) >= 0;
 }
 
 /* A DNS name: labels of letters, digits and '-' (not at either end), 1 to 63
@@ -1118,11 +1094,11 @@ static bool load_rule(struct loader *ld, const yaml_node_t *map, const char *pat
         } else if (i == 1 && !config_statsd_sink_ok(str[i])) {
             const char *hint = NULL;
             unsigned bd = 6;
-            for (size_t j = 0; j < sizeof(statsd_sinks) / sizeof(statsd_sinks[0]); j++) {
-                unsigned dd = distance(statsd_sinks[j], str[i]);
+            for (int j = AGG_SINK_DROP; j < AGG_SINK_COUNT; j++) {
+                unsigned dd = distance(agg_sink_name((enum agg_sink)j), str[i]);
                 if (dd < bd && dd * 2 <= strlen(str[i])) { /* a typo, not another word */
                     bd = dd;
-                    hint = statsd_sinks[j];
+                    hint = agg_sink_name((enum agg_sink)j);
                 }
             }
             report(ld, v,
