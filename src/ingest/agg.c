@@ -59,6 +59,15 @@ static const unsigned sink_kinds[AGG_SINK_COUNT] = {
     [AGG_SINK_GC_PAUSE] = K(AGG_HISTOGRAM),
 };
 
+/* The most series a labelled sink takes (0: only max_series): each is an
+ * entry of every snapshot, and a model carries a sketch and a summary. */
+static const size_t sink_cap[AGG_SINK_COUNT] = {
+    [AGG_SINK_INFERENCE] = AGG_MAX_MODELS,
+    [AGG_SINK_ACCEL] = AGG_MAX_MODELS,
+    [AGG_SINK_LAYER] = AGG_MAX_LABELLED,
+    [AGG_SINK_CONTRACT_EXEC] = AGG_MAX_LABELLED,
+};
+
 /* The built-in StatsD names (docs/ingest.md). */
 static const struct {
     const char *name;
@@ -168,9 +177,10 @@ struct agg {
     size_t n_chunks;
     /* stats */
     _Atomic uint64_t dropped, clashes;
-    _Atomic bool warned_limit;
-    struct am_sketch_view *view; /* fold's scratch */
-    double fold_dt;              /* the interval being folded */
+    _Atomic bool warned_limit, warned_sink[AGG_SINK_COUNT];
+    size_t per_sink[AGG_SINK_COUNT]; /* series per sink (under the lock) */
+    struct am_sketch_view *view;     /* fold's scratch */
+    double fold_dt;                  /* the interval being folded */
 };
 
 static const double default_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -529,6 +539,16 @@ static struct agg_series *create(struct agg *a, const char *key, size_t len, uin
         *err = -ENOSPC;
         return NULL;
     }
+    if (sink_cap[sink] && a->per_sink[sink] >= sink_cap[sink]) {
+        /* a model costs a sketch and a 10-minute summary (~0.7 MiB at most); every
+         * function, layer or model is an entry of each snapshot from now on */
+        pthread_mutex_unlock(&a->lock);
+        if (!atomic_exchange(&a->warned_sink[sink], true))
+            log_warn("more than %zu label sets feed %s: the values of new ones are dropped",
+                     sink_cap[sink], sink_names[sink]);
+        *err = -ENOSPC;
+        return NULL;
+    }
     if (sink == AGG_SINK_CUSTOM && kind == AGG_HISTOGRAM && !sketch)
         cells = a->n_bounds + 1;
     else if (kind == AGG_SET)
@@ -579,6 +599,7 @@ static struct agg_series *create(struct agg *a, const char *key, size_t len, uin
         s->ext->next_mapped = atomic_load(&a->mapped);
         atomic_store_explicit(&a->mapped, s, memory_order_release);
     }
+    a->per_sink[sink]++;
     atomic_store_explicit(&a->order[n], s, memory_order_release);
     atomic_store_explicit(&a->n, n + 1, memory_order_release);
     atomic_store_explicit(&a->slots[slot], s, memory_order_release);

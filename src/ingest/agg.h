@@ -35,6 +35,8 @@ struct am_sketch;
 #define AGG_KEY_MAX            1024 /* name and labels of a series, in bytes */
 #define AGG_MAX_BUCKETS        64
 #define AGG_DEFAULT_MAX_SERIES 10000
+#define AGG_MAX_MODELS         64   /* model/type pairs with an inference latency sketch */
+#define AGG_MAX_LABELLED       1024 /* contract functions, model layers */
 
 enum agg_kind {
     AGG_COUNTER,   /* a cumulative sum */

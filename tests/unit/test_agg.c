@@ -179,12 +179,39 @@ static void test_limit_and_rules(void **st)
     agg_free(a);
 }
 
+/* each model costs a sketch: a flood of model tags stops at AGG_MAX_MODELS */
+static void test_models_bounded(void **st)
+{
+    struct agg *a = agg_new();
+    struct snapshot *s = snapshot_new();
+    struct agg_stats stats;
+    double ms = 4;
+    int ok = 0;
+    (void)st;
+
+    for (int i = 0; i < 100; i++) {
+        char model[16];
+        struct agg_label l = {"model", model, 5, (size_t)snprintf(model, sizeof(model), "m%d", i)};
+        if (agg_record(a, "inference.latency", 17, &l, 1, AGG_HISTOGRAM, true, false, &ms, 1, 1,
+                       NULL, 0) == 0)
+            ok++;
+    }
+    assert_int_equal(ok, AGG_MAX_MODELS);
+    agg_get_stats(a, &stats);
+    assert_int_equal(stats.series_dropped, 100 - AGG_MAX_MODELS);
+    agg_fold(a, s, 1);
+    assert_int_equal(s->n_model_inference, AGG_MAX_MODELS);
+    snapshot_unref(s);
+    agg_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_fields),
         cmocka_unit_test(test_custom),
         cmocka_unit_test(test_limit_and_rules),
+        cmocka_unit_test(test_models_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
