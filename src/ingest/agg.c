@@ -901,7 +901,7 @@ static double sink_delta(struct sink_state *ss)
 struct drained {
     bool active;
     uint64_t count;
-    double sum, max, p95, p99;
+    double sum, max;
 };
 
 static const double summary_q[3] = {0.5, 0.95, 0.99};
@@ -931,7 +931,8 @@ static void summary_update(struct summary *sm, const struct am_sketch_view *v, d
         am_sketch_view_clear(sm->age[sm->cur]);
         sm->age_sec = 0;
     }
-    am_sketch_merge(sm->age[sm->cur], v);
+    if (am_sketch_view_count(v)) /* (an idle interval: nothing to merge) */
+        am_sketch_merge(sm->age[sm->cur], v);
     sm->sum += am_sketch_view_sum(v);
     sm->count += am_sketch_view_count(v);
     pthread_mutex_unlock(&sm->lock);
@@ -958,10 +959,6 @@ static void sink_drain(struct agg *a, enum agg_sink k, struct drained *d)
     d->count = am_sketch_view_count(a->view);
     d->sum = am_sketch_view_sum(a->view);
     d->max = am_sketch_view_max(a->view);
-    if (d->count) {
-        d->p95 = am_sketch_quantile(a->view, 0.95);
-        d->p99 = am_sketch_quantile(a->view, 0.99);
-    }
 }
 
 static double avg_of(const struct drained *d, double scale)

@@ -73,6 +73,14 @@ static const enum agg_kind kind_of[] = {
     [STATSD_DISTRIBUTION] = AGG_HISTOGRAM, [STATSD_SET] = AGG_SET,
 };
 
+/* A stats counter: written by the server's thread only (a plain load and
+ * store, no locked add on every line), read by anyone. */
+static inline void bump(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 static uint64_t raw_hash(const char *name, size_t nl, const char *rest, size_t rl)
 {
     return agg_hash(name, nl) * 0x9e3779b97f4a7c15ull ^ agg_hash(rest, rl);
@@ -128,9 +136,9 @@ static void raw_add(struct statsd_server *s, uint64_t h, const char *name, size_
 static void count(struct statsd_server *s, int r)
 {
     if (r < 0)
-        atomic_fetch_add_explicit(&s->refused, 1, memory_order_relaxed);
+        bump(&s->refused);
     else
-        atomic_fetch_add_explicit(&s->lines, 1, memory_order_relaxed);
+        bump(&s->lines);
 }
 
 /* A line seen before, with one number: recorded; false for the long way. */
@@ -218,18 +226,18 @@ void statsd_server_datagram(struct statsd_server *s, const char *buf, size_t len
     const char *l;
     struct statsd_line m;
 
-    atomic_fetch_add_explicit(&s->datagrams, 1, memory_order_relaxed);
+    bump(&s->datagrams);
     while (statsd_next_line(buf, len, &pos, &l, &n)) {
         int r;
         if (fast_line(s, l, n))
             continue;
         r = statsd_parse_line(l, n, &m);
         if (r < 0) {
-            atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
+            bump(&s->malformed);
             if (-r < STATSD_E_COUNT)
-                atomic_fetch_add_explicit(&s->reasons[-r], 1, memory_order_relaxed);
+                bump(&s->reasons[-r]);
         } else if (m.kind != STATSD_KIND_METRIC) {
-            atomic_fetch_add_explicit(&s->ignored, 1, memory_order_relaxed);
+            bump(&s->ignored);
         } else {
             record_line(s, &m, l, n);
         }
@@ -257,9 +265,8 @@ static void drain_fd(struct statsd_server *s, int fd)
         for (int i = 0; i < n; i++) {
             /* a truncated datagram (longer than the buffer) is dropped whole */
             if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-                atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
-                atomic_fetch_add_explicit(&s->reasons[STATSD_E_LINE_TOO_LONG], 1,
-                                          memory_order_relaxed);
+                bump(&s->malformed);
+                bump(&s->reasons[STATSD_E_LINE_TOO_LONG]);
                 continue;
             }
             statsd_server_datagram(s, iov[i].iov_base, msgs[i].msg_len);
