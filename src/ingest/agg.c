@@ -846,11 +846,6 @@ void agg_series_set(struct agg *a, struct agg_series *s, double v)
     record(a, s, false, &v, 1, 1, NULL, 0);
 }
 
-void agg_series_member(struct agg *a, struct agg_series *s, const char *member, size_t len)
-{
-    record(a, s, false, NULL, 0, 1, member, len);
-}
-
 /* ---- folding into the snapshot ---- */
 
 /* The i-th label of s (its key: name, then '\0' key '\0' value per label). */

@@ -163,8 +163,6 @@ uint64_t agg_hash(const char *p, size_t n);
 void agg_series_add(struct agg *a, struct agg_series *s, double v);
 /* A gauge's value. */
 void agg_series_set(struct agg *a, struct agg_series *s, double v);
-/* A set's member. */
-void agg_series_member(struct agg *a, struct agg_series *s, const char *member, size_t len);
 
 /*
  * Fills the node fields of snap from everything recorded since the last call

@@ -539,8 +539,3 @@ void statsd_server_get_stats(struct statsd_server *s, struct statsd_server_stats
         ret->reasons[i] = atomic_load(&s->reasons[i]);
     ret->rcvbuf_bytes = s->fds[0] >= 0 ? s->rcvbuf : 0;
 }
-
-uint16_t statsd_server_port(struct statsd_server *s)
-{
-    return s->fds[0] >= 0 ? s->port : 0;
-}

@@ -42,8 +42,6 @@ int statsd_server_start(struct statsd_server **ret, const struct statsd_server_o
  * Accepts NULL. */
 void statsd_server_stop(struct statsd_server *s);
 void statsd_server_get_stats(struct statsd_server *s, struct statsd_server_stats *ret);
-/* The UDP port bound (useful with port 0), or 0. */
-uint16_t statsd_server_port(struct statsd_server *s);
 
 /* A server without sockets or thread, for statsd_server_datagram() (the
  * fuzzer, the tests); statsd_server_stop() frees it. NULL: out of memory. */
