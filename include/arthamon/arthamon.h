@@ -73,6 +73,15 @@ AM_EXTERN void am_monitor_free(am_monitor *m);
 AM_EXTERN am_snapshot *am_monitor_current_snapshot(am_monitor *m);
 
 /*
+ * The seed's get_anomalies(limit): the newest `limit` anomalies of at least
+ * min_severity (1..5), newest first, as the JSON that /api/v1/anomalies serves
+ * ({"anomalies":[...],"count":n}; each with the seed's fields plus status,
+ * detector and score). *ret_json is NUL-terminated; free it with am_free().
+ * 0, -EINVAL, -ENOMEM.
+ */
+AM_EXTERN int am_monitor_anomalies(am_monitor *m, size_t limit, int min_severity, char **ret_json);
+
+/*
  * Up to `limit` most recent snapshots, oldest first. On success *ret_list is an
  * array of *ret_count handles that the caller releases with
  * am_snapshot_list_release(). -ENOMEM.

@@ -26,9 +26,47 @@ static int64_t last_store_log;  /* when the last append error was logged, epoch 
 static uint64_t store_failures; /* appends failed since that line */
 static bool store_logged;       /* an error line since the last "writing again" */
 
+static uint64_t anomaly_seq; /* the anomaly log's last change saved */
+static bool anomaly_save_failed;
+
+static void save_anomaly(void *ctx, const struct anomaly *a)
+{
+    int r = store_put_anomaly(history, a);
+
+    (void)ctx;
+    if (r < 0 && !anomaly_save_failed) {
+        log_error("history: cannot save anomaly %s (%s); retrying every tick", a->id, strerror(-r));
+        anomaly_save_failed = true;
+    }
+}
+
+/* Saves what changed in the anomaly log since the last tick; on failure the
+ * same changes are saved again next tick (a save replaces by id). */
+static void save_anomalies(struct monitor *m)
+{
+    uint64_t seq;
+    bool failed_before = anomaly_save_failed;
+
+    anomaly_save_failed = false;
+    seq = anomaly_log_changes(monitor_anomalies(m), anomaly_seq, save_anomaly, NULL);
+    if (!anomaly_save_failed) {
+        anomaly_seq = seq;
+        if (failed_before)
+            log_info("history: anomalies saved again");
+    }
+}
+
+static void load_anomaly(void *ctx, const struct anomaly *a)
+{
+    anomaly_log_add(ctx, a);
+}
+
 static void on_tick(void *userdata, const struct snapshot *snap)
 {
-    (void)userdata;
+    struct monitor *m = userdata;
+
+    if (history && anomaly_log_seq(monitor_anomalies(m)) != anomaly_seq)
+        save_anomalies(m);
     if (history) {
         int r = store_append(history, snap);
         if (r < 0) {
@@ -103,7 +141,7 @@ static int load_resolved(const char *path, struct config *cfg)
 static void apply_hook(struct monitor *m, const struct config *cfg)
 {
     print_summary = cfg->agent.console_summary;
-    monitor_set_tick_hook(m, on_tick, NULL);
+    monitor_set_tick_hook(m, on_tick, m);
 }
 
 static struct http_shared http_state; /* counters and start time, across reloads */
@@ -245,6 +283,13 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     apply_hook(m, &cfg);
+    if (history) {
+        /* the anomalies of earlier runs: served again, and the open ones carried on */
+        long n = store_anomalies(history, 1000, load_anomaly, monitor_anomalies(m));
+        if (n < 0)
+            log_warn("history: cannot read the saved anomalies: %s", strerror((int)-n));
+        anomaly_seq = anomaly_log_seq(monitor_anomalies(m));
+    }
     log_info("arthamon %s starting: node_id %s, sampling every %llu ms, config %s, data in %s",
              am_version(), cfg.agent.node_id,
              (unsigned long long)cfg.monitoring.sampling_interval_ms,

@@ -168,6 +168,23 @@ int am_snapshot_to_json(const am_snapshot *s, char **ret_json)
     return 0;
 }
 
+int am_monitor_anomalies(am_monitor *m, size_t limit, int min_severity, char **ret_json)
+{
+    struct strbuf sb;
+    int r;
+
+    if (!m || !ret_json || min_severity < 1 || min_severity > 5)
+        return -EINVAL;
+    strbuf_init(&sb, 0);
+    r = anomaly_log_to_json(monitor_anomalies(m->m), (uint8_t)min_severity, limit, &sb);
+    if (r < 0) {
+        strbuf_done(&sb);
+        return r == -ENOSPC ? -ENOMEM : r;
+    }
+    *ret_json = strbuf_steal(&sb);
+    return *ret_json ? 0 : -ENOMEM;
+}
+
 struct name_visit {
     char name[512];
     am_series_fn fn;

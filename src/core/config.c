@@ -14,8 +14,10 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "anomaly.h"
 #include "common/parse.h"
 #include "ingest/agg.h"
+#include "snapshot.h"
 
 enum key_type {
     T_BOOL,
@@ -32,6 +34,8 @@ enum key_type {
     T_BUCKETS,     /* double[CONFIG_MAX_LIST], count (size_t) at count_offset */
     T_RULES,       /* struct config_statsd_rule[CONFIG_MAX_LIST], count at count_offset;
                       `section` names the keys of one rule */
+    T_DRULES,      /* struct config_detect_rule[CONFIG_MAX_LIST], count at count_offset;
+                      `section` names the keys of one rule, offsets into the rule */
 };
 
 struct key {
@@ -383,6 +387,81 @@ static const struct key statsd_keys[] = {
     K_END,
 };
 
+/* ---- detection: ---- */
+
+static const char *check_condition(const char *v)
+{
+    return !strcmp(v, ">") || !strcmp(v, ">=") || !strcmp(v, "<") || !strcmp(v, "<=")
+               ? NULL
+               : "must be one of >, >=, <, <=";
+}
+
+static const char *check_rule_name(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > 64)
+        return "must be 1 to 64 characters";
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '_'))
+            return "may hold only a-z, 0-9 and _";
+    return NULL;
+}
+
+/* A series key naming a figure of the snapshot: the name part must be in the table. */
+static const char *check_series(const char *v)
+{
+    size_t n = strcspn(v, "{");
+
+    if (v[n] && v[strlen(v) - 1] != '}')
+        return "must be a series key, NAME or NAME{label=value,...}";
+    for (size_t i = 0; i < series_table_len; i++)
+        if (strlen(series_table[i].name) == n && !strncmp(series_table[i].name, v, n))
+            return NULL;
+    return "must name a series of the snapshot (see docs/metrics.md), e.g. cpu.usage_percent";
+}
+
+#define DR_OFF(m) offsetof(struct config_detect_rule, m)
+static const struct key drule_keys[] = {
+    {.name = "name", .type = T_STR_NULL, .offset = DR_OFF(name), .check = check_rule_name},
+    {.name = "series", .type = T_STR_NULL, .offset = DR_OFF(series), .check = check_series},
+    {.name = "condition",
+     .type = T_STR_NULL,
+     .offset = DR_OFF(condition),
+     .check = check_condition},
+    {.name = "trigger", .type = T_DOUBLE, .offset = DR_OFF(trigger), .min = -1e300, .max = 1e300},
+    {.name = "clear", .type = T_DOUBLE, .offset = DR_OFF(clear), .min = -1e300, .max = 1e300},
+    {.name = "for_sec", .type = T_DOUBLE, .offset = DR_OFF(for_sec), .min = 0, .max = 604800},
+    {.name = "severity",
+     .type = T_UINT,
+     .offset = DR_OFF(severity),
+     .width = sizeof(uint32_t),
+     .min = 1,
+     .max = 5},
+    {.name = "component", .type = T_STR_NULL, .offset = DR_OFF(component)},
+    {.name = "description", .type = T_STR_NULL, .offset = DR_OFF(description)},
+    {.name = "actions", .type = T_STRLIST, .offset = DR_OFF(actions)},
+    {.name = "quantum_relevant", .type = T_BOOL, .offset = DR_OFF(quantum_relevant)},
+    K_END,
+};
+
+static const struct key detection_keys[] = {
+    K_BOOL("enabled", detection.enabled),
+    K_UINT("warmup_ticks", detection.warmup_ticks, 10, 10000000),
+    K_UINT("resolve_ticks", detection.resolve_ticks, 1, 1000000),
+    K_DBL("learned_threshold", detection.learned_threshold, 0.05, 1),
+    K_UINT("max_series", detection.max_series, 0, 4096),
+    K_UINT("min_security_bits", detection.min_security_bits, 0, 1024),
+    K_BOOL("builtin_rules", detection.builtin_rules),
+    K_TYPE("disabled_rules", T_STRLIST, detection.disabled),
+    {.name = "rules",
+     .type = T_DRULES,
+     .offset = OFF(detection.rules),
+     .count_offset = OFF(detection.n_rules),
+     .section = drule_keys},
+    K_END,
+};
+
 static const struct key root_keys[] = {
     K_BOOL("enabled", enabled),
     K_SECT("monitoring", monitoring_keys),
@@ -392,7 +471,8 @@ static const struct key root_keys[] = {
     K_SECT("agent", agent_keys),
     K_SECT("storage", storage_keys),
     K_SECT("http", http_keys),
-    K_SECT("statsd", statsd_keys), /* the StatsD server, src/ingest */
+    K_SECT("statsd", statsd_keys),       /* the StatsD server, src/ingest */
+    K_SECT("detection", detection_keys), /* anomaly detection, src/detect */
     K_END,
 };
 
@@ -429,6 +509,14 @@ static void free_strings(struct config *cfg, const struct key *keys)
             *n = 0;
             break;
         }
+        case T_DRULES: {
+            struct config_detect_rule *r = (struct config_detect_rule *)base;
+            size_t *n = (size_t *)((char *)cfg + k->count_offset);
+            for (size_t i = 0; i < *n && i < CONFIG_MAX_LIST; i++)
+                free_strings((struct config *)(void *)&r[i], k->section);
+            *n = 0;
+            break;
+        }
         case T_SECTION:
         case T_SECTION_OPT:
             free_strings(cfg, k->section);
@@ -437,6 +525,14 @@ static void free_strings(struct config *cfg, const struct key *keys)
             break;
         }
     }
+}
+
+static void forget_strings(struct config *cfg, const struct key *keys);
+
+/* Sets a rule's strings to NULL without freeing them (they are another rule's). */
+static void forget_rule(struct config_detect_rule *r, const struct key *keys)
+{
+    forget_strings((struct config *)(void *)r, keys);
 }
 
 static int dup_strings(struct config *dst, const struct config *src, const struct key *keys)
@@ -489,6 +585,23 @@ static int dup_strings(struct config *dst, const struct config *src, const struc
             }
             break;
         }
+        case T_DRULES: {
+            const struct config_detect_rule *sr = (const struct config_detect_rule *)s;
+            struct config_detect_rule *dr = (struct config_detect_rule *)d;
+            size_t sn = *(const size_t *)((const char *)src + k->count_offset);
+            size_t *dn = (size_t *)((char *)dst + k->count_offset);
+            *dn = 0;
+            for (size_t i = 0; i < sn && i < CONFIG_MAX_LIST; i++) {
+                /* the copied rule's strings start out NULL, so a failure frees what was made */
+                dr[i] = sr[i];
+                forget_rule(&dr[i], k->section);
+                (*dn)++;
+                if (dup_strings((struct config *)(void *)&dr[i],
+                                (const struct config *)(const void *)&sr[i], k->section) < 0)
+                    return -ENOMEM;
+            }
+            break;
+        }
         case T_SECTION:
         case T_SECTION_OPT: {
             int r = dup_strings(dst, src, k->section);
@@ -514,7 +627,8 @@ static void walk_keys(const struct key *keys, const char *prefix,
             (int)sizeof(path))
             continue; /* cannot happen: the schema's paths are short */
         fn(ctx, path, section);
-        if (section || k->type == T_RULES) /* a list of mappings: the keys of one */
+        if (section || k->type == T_RULES ||
+            k->type == T_DRULES) /* a list of mappings: the keys of one */
             walk_keys(k->section, path, fn, ctx);
     }
 }
@@ -633,6 +747,18 @@ static void json_keys(const struct config *cfg, const struct key *keys, struct s
             strbuf_putc(out, ']');
             break;
         }
+        case T_DRULES: {
+            const struct config_detect_rule *r = (const struct config_detect_rule *)base;
+            size_t n = *(const size_t *)((const char *)cfg + k->count_offset);
+            strbuf_putc(out, '[');
+            for (size_t i = 0; i < n && i < CONFIG_MAX_LIST; i++) {
+                if (i)
+                    strbuf_putc(out, ',');
+                json_keys((const struct config *)(const void *)&r[i], k->section, out);
+            }
+            strbuf_putc(out, ']');
+            break;
+        }
         case T_SECTION_OPT:
             if (*(const bool *)((const char *)cfg + k->present_offset))
                 json_keys(cfg, k->section, out);
@@ -673,6 +799,9 @@ static void forget_strings(struct config *cfg, const struct key *keys)
             ((struct config_strlist *)base)->n = 0;
         } else if (k->type == T_RULES) {
             memset(base, 0, CONFIG_MAX_LIST * sizeof(struct config_statsd_rule));
+            *(size_t *)((char *)cfg + k->count_offset) = 0;
+        } else if (k->type == T_DRULES) {
+            memset(base, 0, CONFIG_MAX_LIST * sizeof(struct config_detect_rule));
             *(size_t *)((char *)cfg + k->count_offset) = 0;
         } else if (k->type == T_SECTION || k->type == T_SECTION_OPT) {
             forget_strings(cfg, k->section);
@@ -757,6 +886,13 @@ void config_defaults(struct config *cfg)
     cfg->statsd.rcvbuf_bytes = 33554432;
     memcpy(cfg->statsd.histogram_buckets, statsd_default_buckets, sizeof(statsd_default_buckets));
     cfg->statsd.n_histogram_buckets = sizeof(statsd_default_buckets) / sizeof(double);
+    cfg->detection.enabled = true;
+    cfg->detection.warmup_ticks = 300;
+    cfg->detection.resolve_ticks = 5;
+    cfg->detection.learned_threshold = 0.6;
+    cfg->detection.max_series = 512;
+    cfg->detection.min_security_bits = 128;
+    cfg->detection.builtin_rules = true;
 }
 
 /* ---- loading ---- */
@@ -1178,6 +1314,86 @@ static void load_rules(struct loader *ld, const yaml_node_t *n, const struct key
     *(size_t *)((char *)ld->cfg + k->count_offset) = cnt;
 }
 
+/*
+ * detection.rules: a list of up to CONFIG_MAX_LIST rules, each a mapping of
+ * drule_keys loaded by load_section() with the rule as its base. Every entry is
+ * checked (all problems reported); the list is replaced only when all of it is
+ * good.
+ */
+static void load_detect_rules(struct loader *ld, const yaml_node_t *n, const struct key *k,
+                              const char *path)
+{
+    struct config_detect_rule *nr;
+    struct config *saved = ld->cfg;
+    size_t cnt = 0, total;
+    unsigned errs0 = ld->nerrs;
+
+    if (is_null(n)) {
+        free_strings(ld->cfg, (const struct key[]){*k, K_END});
+        return;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        report(ld, n, "'%s' must be a list of rules, got %s", path, node_kind(n));
+        return;
+    }
+    total = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (total > CONFIG_MAX_LIST) {
+        report(ld, n, "'%s' has more than %d entries", path, CONFIG_MAX_LIST);
+        return;
+    }
+    nr = calloc(CONFIG_MAX_LIST, sizeof(*nr));
+    if (!nr) {
+        report(ld, n, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < total; i++) {
+        const yaml_node_t *e = yaml_document_get_node(ld->doc, n->data.sequence.items.start[i]);
+        struct config_detect_rule *r = &nr[cnt];
+        char sub[300];
+
+        if (!e)
+            continue;
+        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        r->trigger = NAN;
+        r->clear = NAN;
+        r->severity = 3;
+        cnt++; /* owned from here on: freed with the others on failure */
+        ld->cfg = (struct config *)(void *)r;
+        load_section(ld, e, k->section, sub);
+        ld->cfg = saved;
+        if (e->type != YAML_MAPPING_NODE)
+            continue;
+        if (!r->name || !r->series || !r->condition || isnan(r->trigger)) {
+            report(ld, e, "'%s' needs name, series, condition and trigger", sub);
+            continue;
+        }
+        if (!isnan(r->clear)) {
+            bool above = r->condition[0] == '>';
+            if (above ? r->clear > r->trigger : r->clear < r->trigger)
+                report(ld, e,
+                       "'%s.clear' (%g) must be on the normal side of trigger (%g): %s it for "
+                       "a rule on %s",
+                       sub, r->clear, r->trigger, above ? "at most" : "at least",
+                       above ? "> or >=" : "< or <=");
+        }
+        if (r->actions.n > ANOMALY_MAX_ACTIONS)
+            report(ld, e, "'%s.actions' has more than %d entries", sub, ANOMALY_MAX_ACTIONS);
+        for (size_t j = 0; j + 1 < cnt; j++)
+            if (nr[j].name && !strcmp(nr[j].name, r->name))
+                report(ld, e, "'%s.name' repeats the name '%s' of an earlier rule", sub, r->name);
+    }
+    if (ld->nerrs != errs0) {
+        for (size_t i = 0; i < cnt; i++)
+            free_strings((struct config *)(void *)&nr[i], k->section);
+        free(nr);
+        return;
+    }
+    free_strings(ld->cfg, (const struct key[]){*k, K_END});
+    memcpy((char *)ld->cfg + k->offset, nr, cnt * sizeof(nr[0]));
+    *(size_t *)((char *)ld->cfg + k->count_offset) = cnt;
+    free(nr);
+}
+
 static void load_value(struct loader *ld, const yaml_node_t *n, const struct key *k,
                        const char *path)
 {
@@ -1351,6 +1567,9 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
         return;
     case T_RULES:
         load_rules(ld, n, k, path);
+        return;
+    case T_DRULES:
+        load_detect_rules(ld, n, k, path);
         return;
     case T_SECTION:
         if (is_null(n))

@@ -37,6 +37,23 @@ struct config_ports {
     size_t n;
 };
 
+/* A detection rule from the configuration (detection.rules[]): fires when the
+ * series compares to `trigger` by `condition` for `for_sec`, clears when it no
+ * longer compares to `clear` (hysteresis). */
+struct config_detect_rule {
+    char *name;                    /* anomaly_type of what it raises: [a-z0-9_], 1..64 */
+    char *series;                  /* a series key as the history names it: "cpu.usage_percent" */
+    char *condition;               /* ">", ">=", "<", "<=" */
+    double trigger;                /* the level that raises it */
+    double clear;                  /* the level past which it clears; NaN (default): trigger */
+    double for_sec;                /* how long the condition must hold, seconds (0: one tick) */
+    uint32_t severity;             /* 1..5, default 3 */
+    char *component;               /* NULL: the series' first name part ("cpu") */
+    char *description;             /* NULL: written from the rule */
+    struct config_strlist actions; /* suggested actions, at most 8 */
+    bool quantum_relevant;
+};
+
 struct config {
     bool enabled;
     struct {
@@ -147,6 +164,20 @@ struct config {
         } mapping[CONFIG_MAX_LIST];
         size_t n_mapping; /* default 0: only the built-in mapping applies */
     } statsd;
+    /* anomaly detection (src/detect): rules, learned detectors, predictions; the
+     * learned layers and the predictions also need monitoring.ai_optimization.enabled */
+    struct {
+        bool enabled;                   /* default true */
+        uint32_t warmup_ticks;          /* learned detectors stay silent this long, default 300 */
+        uint32_t resolve_ticks;         /* normal ticks before an anomaly is resolved, default 5 */
+        double learned_threshold;       /* learned score that raises an anomaly, default 0.6 */
+        uint32_t max_series;            /* series given a learned detector, default 512 */
+        uint32_t min_security_bits;     /* quantum_security_low below this, default 128 */
+        bool builtin_rules;             /* default true */
+        struct config_strlist disabled; /* built-in rules turned off, by name */
+        struct config_detect_rule rules[CONFIG_MAX_LIST];
+        size_t n_rules;
+    } detection;
 };
 
 /* Longest statsd.mapping match pattern, in bytes. */

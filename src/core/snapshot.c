@@ -923,6 +923,17 @@ int snapshot_to_json(const struct snapshot *s, struct strbuf *out)
     }
 
     jmap(&w, "neural_predictions", &s->neural_predictions, 4);
+    if (s->n_detectors) {
+        jopen(&w, "detectors", '[');
+        for (size_t i = 0; i < s->n_detectors && i < SNAPSHOT_DETECTORS; i++) {
+            const struct detector_status *d = &s->detectors[i];
+            strbuf_printf(out, "%s{\"name\":", i ? "," : "");
+            strbuf_json_str(out, d->name);
+            strbuf_printf(out, ",\"warming_up\":%s,\"ticks_left\":%u}",
+                          d->warming_up ? "true" : "false", d->ticks_left);
+        }
+        jclose(&w, ']');
+    }
     jclose(&w, '}');
     return out->overflow ? -ENOBUFS : 0;
 }

@@ -169,6 +169,15 @@ struct quantum_metrics {
 
 struct arena_chunk;
 
+/* What the detection engine says about one of its layers (live only: the
+ * history does not keep it). */
+struct detector_status {
+    const char *name; /* static: "rules", "series", "multivariate", "trend" */
+    bool warming_up;
+    uint32_t ticks_left; /* of the warm-up */
+};
+#define SNAPSHOT_DETECTORS 6
+
 struct snapshot {
     _Atomic int refs;
     const char *node_id;
@@ -187,6 +196,8 @@ struct snapshot {
     bool quantum_present;
     struct quantum_metrics quantum;
     struct kv_map neural_predictions;
+    struct detector_status detectors[SNAPSHOT_DETECTORS]; /* extension: "detectors" */
+    size_t n_detectors;                                   /* 0: no detection ran */
     struct arena_chunk *arena;
 };
 

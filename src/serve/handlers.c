@@ -405,6 +405,21 @@ static void do_anomalies(const struct api_context *ctx, const struct api_params 
     }
     res->content_type = CT_JSON;
     anomaly_log_to_json(al, p->min_severity, p->limit, &res->body);
+    /* which detection layers are still warming up, as the newest snapshot says */
+    if (res->body.len && res->body.buf[res->body.len - 1] == '}') {
+        struct snapshot *snap = monitor_current(ctx->mon);
+        res->body.len--;
+        strbuf_puts(&res->body, ",\"detectors\":[");
+        for (size_t i = 0; snap && i < snap->n_detectors && i < SNAPSHOT_DETECTORS; i++) {
+            const struct detector_status *d = &snap->detectors[i];
+            strbuf_puts(&res->body, i ? ",{\"name\":" : "{\"name\":");
+            strbuf_json_str(&res->body, d->name);
+            strbuf_printf(&res->body, ",\"warming_up\":%s,\"ticks_left\":%u}",
+                          d->warming_up ? "true" : "false", d->ticks_left);
+        }
+        strbuf_puts(&res->body, "]}");
+        snapshot_unref(snap);
+    }
     strbuf_putc(&res->body, '\n');
 }
 

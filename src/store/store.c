@@ -316,6 +316,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
     " ts INTEGER NOT NULL, key TEXT, body TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS records_kind_ts ON records (kind, ts);"
+    "CREATE INDEX IF NOT EXISTS records_kind_key ON records (kind, key);"
     "CREATE INDEX IF NOT EXISTS blocks_end ON blocks (tier, end_ts);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS texts (key TEXT NOT NULL, ts INTEGER NOT NULL, value BLOB,"
@@ -1762,6 +1763,18 @@ static int retention(struct store *st, int64_t now_ms)
         if (rc != SQLITE_DONE)
             return sql_errno(rc);
     }
+    /* anomalies resolved before the raw data's cut (open ones stay) */
+    rc = prep(st,
+              "DELETE FROM records WHERE kind = 'anomaly' AND ts < ? AND "
+              "json_extract(body, '$.status') = 'resolved'",
+              &s);
+    if (rc != SQLITE_OK)
+        return sql_errno(rc);
+    sqlite3_bind_int64(s, 1, cut[0]);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return sql_errno(rc);
     /* text changes older than the raw data, but for the one in effect at the cut */
     rc = prep(st,
               "DELETE FROM texts WHERE ts < ?1 AND ts < (SELECT max(u.ts) FROM "
@@ -2704,4 +2717,146 @@ void store_get_stats(struct store *st, struct store_stats *ret)
     for (int t = 0; t < 3; t++)
         ret->blocks[t] = STAT_GET(st, blocks[t]);
     ret->series = STAT_GET(st, series);
+}
+
+/* ---- anomalies (records of kind "anomaly", the body anomaly_to_json()'s) ---- */
+
+int store_put_anomaly(struct store *st, const struct anomaly *a)
+{
+    struct strbuf body;
+    sqlite3_stmt *s;
+    int rc, r = 0;
+
+    if (st->opt.read_only)
+        return -EROFS;
+    strbuf_init(&body, 65536);
+    anomaly_to_json(a, &body);
+    if (body.overflow) {
+        strbuf_done(&body);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&st->lock);
+    rc = prep(st, "UPDATE records SET ts = ?2, body = ?3 WHERE kind = 'anomaly' AND key = ?1", &s);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (int64_t)a->detected_at_ms);
+        sqlite3_bind_text(s, 3, body.buf, (int)body.len, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+    }
+    if (rc == SQLITE_DONE && sqlite3_changes(st->db) == 0) {
+        rc = prep(st, "INSERT INTO records (kind, ts, key, body) VALUES ('anomaly', ?2, ?1, ?3)",
+                  &s);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, (int64_t)a->detected_at_ms);
+            sqlite3_bind_text(s, 3, body.buf, (int)body.len, SQLITE_STATIC);
+            rc = sqlite3_step(s);
+            sqlite3_reset(s);
+        }
+    }
+    if (rc != SQLITE_DONE)
+        r = sql_errno(rc);
+    pthread_mutex_unlock(&st->lock);
+    strbuf_done(&body);
+    return r;
+}
+
+/* Copies t into pool at *used; "" when it does not fit. */
+static const char *take_str(char *pool, size_t size, size_t *used, const char *t)
+{
+    size_t n = t ? strlen(t) + 1 : 1;
+    char *d = pool + *used;
+
+    if (*used + n > size)
+        return "";
+    memcpy(d, t ? t : "", n);
+    *used += n;
+    return d;
+}
+
+/* One stored anomaly back from its JSON (SQLite's JSON functions read it). */
+static bool anomaly_row(struct store *st, sqlite3_stmt *q, struct anomaly *a, char *strs,
+                        size_t strs_size)
+{
+    static const char sql_rel[] = "SELECT key, value FROM json_each(?, '$.related_metrics')";
+    static const char sql_act[] = "SELECT value FROM json_each(?, '$.suggested_actions')";
+    const unsigned char *body = sqlite3_column_text(q, 0);
+    int body_len = sqlite3_column_bytes(q, 0);
+    size_t used = 0;
+    sqlite3_stmt *s;
+
+#define TAKE(t) take_str(strs, strs_size, &used, (const char *)(t))
+    memset(a, 0, sizeof(*a));
+    if (!body || sqlite3_column_type(q, 1) == SQLITE_NULL)
+        return false;
+    snprintf(a->id, sizeof(a->id), "%s", (const char *)sqlite3_column_text(q, 1));
+    a->anomaly_type = TAKE(sqlite3_column_text(q, 2));
+    a->severity = (uint8_t)sqlite3_column_int(q, 3);
+    a->component = TAKE(sqlite3_column_text(q, 4));
+    a->description = TAKE(sqlite3_column_text(q, 5));
+    a->quantum_relevant = sqlite3_column_int(q, 6) != 0;
+    a->detected_at_ms = (uint64_t)sqlite3_column_int64(q, 7);
+    a->detected_at = a->detected_at_ms / 1000;
+    a->updated_at_ms = (uint64_t)sqlite3_column_int64(q, 8);
+    a->resolved_at_ms = (uint64_t)sqlite3_column_int64(q, 9);
+    a->detector = TAKE(sqlite3_column_text(q, 10));
+    a->score = sqlite3_column_type(q, 11) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 11);
+    if (!*a->anomaly_type || !*a->component || a->severity < 1 || a->severity > 5)
+        return false;
+    if (prep(st, sql_rel, &s) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, (const char *)body, body_len, SQLITE_STATIC);
+        while (a->n_related < ANOMALY_MAX_RELATED && sqlite3_step(s) == SQLITE_ROW) {
+            a->related_metrics[a->n_related].key = TAKE(sqlite3_column_text(s, 0));
+            a->related_metrics[a->n_related++].value =
+                sqlite3_column_type(s, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 1);
+        }
+        sqlite3_reset(s);
+    }
+    if (prep(st, sql_act, &s) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, (const char *)body, body_len, SQLITE_STATIC);
+        while (a->n_actions < ANOMALY_MAX_ACTIONS && sqlite3_step(s) == SQLITE_ROW)
+            a->suggested_actions[a->n_actions++] = TAKE(sqlite3_column_text(s, 0));
+        sqlite3_reset(s);
+    }
+#undef TAKE
+    return true;
+}
+
+long store_anomalies(struct store *st, size_t limit, void (*fn)(void *ctx, const struct anomaly *a),
+                     void *ctx)
+{
+    static const char sql[] =
+        "SELECT body, key, json_extract(body, '$.anomaly_type'), json_extract(body, "
+        "'$.severity'), json_extract(body, '$.component'), json_extract(body, '$.description'), "
+        "json_extract(body, '$.quantum_relevant'), ts, json_extract(body, '$.updated_at_ms'), "
+        "json_extract(body, '$.resolved_at_ms'), json_extract(body, '$.detector'), "
+        "json_extract(body, '$.score') FROM (SELECT * FROM records WHERE kind = 'anomaly' "
+        "AND json_valid(body) ORDER BY ts DESC, id DESC LIMIT ?) ORDER BY ts, id";
+    sqlite3_stmt *q;
+    long n = 0;
+    int rc;
+    char *strs = malloc(16384);
+
+    if (!strs)
+        return -ENOMEM;
+    pthread_mutex_lock(&st->lock);
+    rc = prep(st, sql, &q);
+    if (rc != SQLITE_OK) {
+        pthread_mutex_unlock(&st->lock);
+        free(strs);
+        return sql_errno(rc);
+    }
+    sqlite3_bind_int64(q, 1, (int64_t)limit);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct anomaly a;
+        if (anomaly_row(st, q, &a, strs, 16384)) {
+            fn(ctx, &a);
+            n++;
+        }
+    }
+    sqlite3_reset(q);
+    pthread_mutex_unlock(&st->lock);
+    free(strs);
+    return rc == SQLITE_DONE ? n : sql_errno(rc);
 }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "common/strbuf.h"
+#include "core/anomaly.h"
 #include "core/snapshot.h"
 
 #define STORE_FILE "arthamon.db"
@@ -100,6 +101,19 @@ long store_history(struct store *st, int64_t from_ms, int64_t to_ms, size_t limi
  * backup or a size measurement wants first; the journal is a file of its own).
  * 0 or -errno. */
 int store_checkpoint(struct store *st);
+
+/* Saves an anomaly (a new one, or the new state of one saved before under the
+ * same id) into the records table. 0 or -errno. */
+int store_put_anomaly(struct store *st, const struct anomaly *a);
+
+/*
+ * The newest `limit` anomalies saved, given to fn oldest first (so that
+ * anomaly_log_add() of each rebuilds the log in order). A record whose body is
+ * not a valid anomaly is skipped. The anomaly's strings live only during the
+ * call. Returns how many were given, or -errno.
+ */
+long store_anomalies(struct store *st, size_t limit, void (*fn)(void *ctx, const struct anomaly *a),
+                     void *ctx);
 
 /* Counters for the self-metrics and tests (read without waiting for the store). */
 struct store_stats {

@@ -761,6 +761,87 @@ static void every_key_is_documented(void **state)
     assert_int_equal(dc.missing, 0);
 }
 
+/* detection: defaults, a full rule, and every way a rule can be wrong */
+static void detection_section(void **state)
+{
+    struct config c;
+    struct strbuf j;
+
+    (void)state;
+    config_defaults(&c);
+    assert_true(c.detection.enabled);
+    assert_int_equal(c.detection.warmup_ticks, 300);
+    assert_int_equal(c.detection.resolve_ticks, 5);
+    assert_int_equal(c.detection.n_rules, 0);
+    config_done(&c);
+
+    assert_int_equal(load(&c, "detection:\n"
+                              "  warmup_ticks: 40\n"
+                              "  disabled_rules: [no_p2p_peers]\n"
+                              "  rules:\n"
+                              "    - name: slow_validation\n"
+                              "      series: node.avg_tx_validation_ms\n"
+                              "      condition: '>'\n"
+                              "      trigger: 50\n"
+                              "      clear: 40\n"
+                              "      for_sec: 30\n"
+                              "      severity: 4\n"
+                              "      actions: [one, two]\n"
+                              "    - name: core3_hot\n"
+                              "      series: cpu.core_usage{core=3}\n"
+                              "      condition: '>='\n"
+                              "      trigger: 99\n"),
+                     0);
+    assert_int_equal(c.detection.warmup_ticks, 40);
+    assert_int_equal(c.detection.disabled.n, 1);
+    assert_int_equal(c.detection.n_rules, 2);
+    assert_string_equal(c.detection.rules[0].name, "slow_validation");
+    assert_true(c.detection.rules[0].clear == 40);
+    assert_true(c.detection.rules[0].for_sec == 30);
+    assert_int_equal(c.detection.rules[0].severity, 4);
+    assert_int_equal(c.detection.rules[0].actions.n, 2);
+    assert_true(isnan(c.detection.rules[1].clear));
+    assert_int_equal(c.detection.rules[1].severity, 3);
+    {
+        /* a copy owns its rules' strings, and the JSON shows them */
+        struct config d;
+        assert_int_equal(config_copy(&d, &c), 0);
+        config_done(&c);
+        assert_string_equal(d.detection.rules[1].series, "cpu.core_usage{core=3}");
+        strbuf_init(&j, 1 << 20);
+        assert_int_equal(config_to_json(&d, &j), 0);
+        assert_non_null(strstr(j.buf, "\"name\":\"slow_validation\""));
+        assert_non_null(strstr(j.buf, "\"actions\":[\"one\",\"two\"]"));
+        strbuf_done(&j);
+        config_done(&d);
+    }
+
+    expect_error("detection: {rules: [{series: cpu.usage_percent, condition: '>', trigger: 1}]}\n",
+                 "'detection.rules[0]' needs name, series, condition and trigger");
+    expect_error("detection: {rules: [{name: Bad-Name, series: cpu.usage_percent, condition: '>', "
+                 "trigger: 1}]}\n",
+                 "'detection.rules[0].name' may hold only a-z, 0-9 and _");
+    expect_error("detection: {rules: [{name: a, series: cpu.nope, condition: '>', trigger: 1}]}\n",
+                 "'detection.rules[0].series' must name a series of the snapshot");
+    expect_error("detection: {rules: [{name: a, series: cpu.usage_percent, condition: '=', "
+                 "trigger: 1}]}\n",
+                 "'detection.rules[0].condition' must be one of >, >=, <, <=");
+    expect_error("detection: {rules: [{name: a, series: cpu.usage_percent, condition: '>', "
+                 "trigger: 50, clear: 60}]}\n",
+                 "'detection.rules[0].clear' (60) must be on the normal side of trigger (50)");
+    expect_error("detection: {rules: [{name: a, series: cpu.usage_percent, condition: '>', "
+                 "trigger: 1, severity: 6}]}\n",
+                 "'detection.rules[0].severity' must be between 1 and 5");
+    expect_error("detection: {rules: [{name: a, series: cpu.usage_percent, condition: '>', "
+                 "trigger: 1, colour: red}]}\n",
+                 "unknown key 'colour' in 'detection.rules[0]'");
+    expect_error("detection: {rules: [{name: a, series: cpu.usage_percent, condition: '>', "
+                 "trigger: 1}, {name: a, series: cpu.temperature, condition: '>', trigger: 1}]}\n",
+                 "repeats the name 'a'");
+    expect_error("detection: {rules: {name: a}}\n", "'detection.rules' must be a list of rules");
+    expect_error("detection: {warmup_ticks: 1}\n", "'detection.warmup_ticks' must be between");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -792,6 +873,7 @@ int main(void)
         cmocka_unit_test(statsd_section_loads),
         cmocka_unit_test(statsd_errors),
         cmocka_unit_test(statsd_helpers),
+        cmocka_unit_test(detection_section),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
