@@ -25,15 +25,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct detect_series det[4];
+    static struct detect_series *det[4];
     double vals[DETECT_CSV_MAX_COLUMNS], ts, prev = 0;
     const char *p = (const char *)data, *end = p + size;
     struct detect_csv csv;
     bool header = false, have_prev = false;
 
     detect_csv_init(&csv);
-    for (size_t i = 0; i < sizeof(det) / sizeof(det[0]); i++)
-        detect_series_init(&det[i]);
+    for (size_t i = 0; i < sizeof(det) / sizeof(det[0]); i++) {
+        /* made once, reset for every input: the same state as fresh ones */
+        if (!det[i])
+            det[i] = detect_series_new();
+        CHECK(det[i] != NULL);
+        detect_series_reset(det[i]);
+    }
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -62,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (size_t c = 0; c < csv.columns; c++) {
                     CHECK(isfinite(vals[c]));
                     if (c < sizeof(det) / sizeof(det[0])) {
-                        bool warming = detect_series_warming(&det[c]);
-                        double s = detect_series_update(&det[c], vals[c]);
+                        bool warming = detect_series_warming(det[c]);
+                        double s = detect_series_update(det[c], vals[c]);
 
                         CHECK(s >= 0 && s <= 1);
                         CHECK(!warming || s == 0);

@@ -889,7 +889,7 @@ void config_defaults(struct config *cfg)
     cfg->detection.enabled = true;
     cfg->detection.warmup_ticks = 300;
     cfg->detection.resolve_ticks = 5;
-    cfg->detection.learned_threshold = 0.6;
+    cfg->detection.learned_threshold = 0.4;
     cfg->detection.max_series = 512;
     cfg->detection.min_security_bits = 128;
     cfg->detection.builtin_rules = true;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "detect/engine.h"
 #include "sampler.h"
 
 struct monitor {
@@ -151,6 +152,7 @@ static void *sampler_main(void *arg)
 {
     struct monitor *m = arg;
     struct sampler s;
+    struct detect_engine *eng = NULL;
     uint64_t interval_ns, next;
     monitor_tick_fn hook;
     void *hook_data;
@@ -163,6 +165,8 @@ static void *sampler_main(void *arg)
         pthread_mutex_unlock(&m->lock);
         return NULL;
     }
+    if (m->cfg.detection.enabled && !(eng = detect_engine_new(&m->cfg, m->anomalies)))
+        log_error("anomaly detection is off: out of memory");
     pthread_mutex_unlock(&m->lock);
 
     next = mono_ns();
@@ -204,6 +208,15 @@ static void *sampler_main(void *arg)
             } else {
                 log_error("reload: cannot rebuild the collectors (out of memory); keeping them");
             }
+            /* what the detectors learned survives a reload; only turning them off drops it */
+            if (!m->cfg.detection.enabled) {
+                detect_engine_free(eng);
+                eng = NULL;
+            } else if (eng) {
+                detect_engine_configure(eng, &m->cfg);
+            } else if (!(eng = detect_engine_new(&m->cfg, m->anomalies))) {
+                log_error("anomaly detection is off: out of memory");
+            }
         }
         hook = m->hook;
         hook_data = m->hook_data;
@@ -211,6 +224,8 @@ static void *sampler_main(void *arg)
 
         t0 = mono_ns();
         snap = sampler_tick(&s);
+        if (snap && eng)
+            detect_engine_tick(eng, snap);
         now = mono_ns();
         if (snap) {
             publish(m, snap, now - t0, &s);
@@ -231,6 +246,7 @@ static void *sampler_main(void *arg)
             log_debug("sampler fell behind; skipped %llu ticks", (unsigned long long)missed);
         }
     }
+    detect_engine_free(eng);
     sampler_done(&s);
     return NULL;
 }

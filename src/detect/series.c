@@ -16,18 +16,61 @@ static uint64_t mix(uint64_t h)
     return h;
 }
 
-void detect_series_init(struct detect_series *d)
+/* Everything a detector knows, in one block of detect_series_size() bytes. */
+struct detect_series {
+    uint64_t n;                              /* finite samples seen */
+    double lo, hi;                           /* range of the samples seen */
+    double rate[DETECT_GRIDS][DETECT_ORDER]; /* usual share of new contexts, per length */
+    int32_t sym[DETECT_GRIDS][DETECT_ORDER]; /* latest symbols, [g][0] the newest */
+    uint32_t hold;                           /* samples still held at 0 */
+    struct detect_series_opts opts;          /* as given to detect_series_new_opts() */
+    uint32_t mask;                           /* table entries - 1 */
+    uint32_t seen[]; /* context -> (sample index + 1) it was last seen at, 0: never */
+};
+
+void detect_series_default_opts(struct detect_series_opts *o)
 {
-    memset(d, 0, sizeof(*d));
+    o->warmup = DETECT_WARMUP;
+    o->table_bits = DETECT_TABLE_BITS;
+}
+
+size_t detect_series_size(const struct detect_series_opts *o)
+{
+    if (o->table_bits < DETECT_TABLE_BITS_MIN || o->table_bits > DETECT_TABLE_BITS_MAX)
+        return 0;
+    return sizeof(struct detect_series) + ((size_t)1 << o->table_bits) * sizeof(uint32_t);
+}
+
+void detect_series_reset(struct detect_series *d)
+{
+    struct detect_series_opts o = d->opts;
+
+    memset(d, 0, detect_series_size(&o));
+    d->opts = o;
+    d->mask = ((uint32_t)1 << o.table_bits) - 1;
+}
+
+struct detect_series *detect_series_new_opts(const struct detect_series_opts *o)
+{
+    size_t size = detect_series_size(o);
+    struct detect_series *d;
+
+    if (size == 0)
+        return NULL;
+    d = malloc(size);
+    if (!d)
+        return NULL;
+    d->opts = *o;
+    detect_series_reset(d);
+    return d;
 }
 
 struct detect_series *detect_series_new(void)
 {
-    struct detect_series *d = malloc(sizeof(*d));
+    struct detect_series_opts o;
 
-    if (d)
-        detect_series_init(d);
-    return d;
+    detect_series_default_opts(&o);
+    return detect_series_new_opts(&o);
 }
 
 void detect_series_free(struct detect_series *d)
@@ -37,7 +80,7 @@ void detect_series_free(struct detect_series *d)
 
 bool detect_series_warming(const struct detect_series *d)
 {
-    return d->n < DETECT_WARMUP;
+    return d->n < d->opts.warmup;
 }
 
 /* The slice of [lo, hi] that x falls in on slicing g (0 .. DETECT_LEVELS), or -1 /
@@ -95,7 +138,7 @@ double detect_series_update(struct detect_series *d, double x)
 
             /* the context of length k + 1 on slicing g: its hash chains the shorter one's */
             h = mix(h ^ (uint64_t)(uint32_t)(d->sym[g][k] + 2));
-            slot = &d->seen[mix(h + k) & (DETECT_TABLE - 1)];
+            slot = &d->seen[mix(h + k) & d->mask];
             fresh = *slot == 0 || (uint32_t)(now - *slot) > DETECT_MEMORY;
             *slot = now;
             raw += fresh * (1 - d->rate[g][k]);
@@ -105,7 +148,7 @@ double detect_series_update(struct detect_series *d, double x)
     raw /= (double)(orders * DETECT_GRIDS);
     d->n++;
 
-    if (d->n <= DETECT_WARMUP)
+    if (d->n <= d->opts.warmup)
         return 0;
     if (d->hold > 0) {
         d->hold--;

@@ -23,7 +23,7 @@
  * The score of sample i depends only on samples 0..i, and a run is
  * deterministic: the scores of a prefix are the prefix of the scores.
  *
- * Pure computation: no I/O, no allocation but in detect_series_new(), no
+ * Pure computation: no I/O, no allocation but in detect_series_new_opts(), no
  * global state. An instance is not thread-safe; distinct instances are
  * independent.
  */
@@ -42,26 +42,42 @@
 #define DETECT_RATE   1000 /* samples over which the usual rate of new contexts is averaged */
 #define DETECT_ALARM  0.4  /* score that counts as an alarm */
 #define DETECT_HOLD   100  /* samples held at 0 after an alarm */
-#define DETECT_TABLE  8192 /* hashed contexts remembered (a power of two) */
 
-struct detect_series {
-    uint64_t n;                              /* finite samples seen */
-    double lo, hi;                           /* range of the samples seen */
-    double rate[DETECT_GRIDS][DETECT_ORDER]; /* usual share of new contexts, per length */
-    int32_t sym[DETECT_GRIDS][DETECT_ORDER]; /* latest symbols, [g][0] the newest */
-    uint32_t hold;                           /* samples still held at 0 */
-    uint32_t seen[DETECT_TABLE]; /* context -> (sample index + 1) it was last seen at, 0: never */
+#define DETECT_TABLE_BITS     13 /* offline default: 2^13 hashed contexts remembered */
+#define DETECT_TABLE_BITS_MIN 8
+#define DETECT_TABLE_BITS_MAX 16
+
+/* What may differ between detectors: an embedding caller running hundreds of
+ * them wants smaller tables and its own warm-up. */
+struct detect_series_opts {
+    uint32_t warmup;     /* samples learned silently (offline default DETECT_WARMUP) */
+    uint32_t table_bits; /* context table of 2^table_bits entries, DETECT_TABLE_BITS_MIN..MAX
+                          * (offline default DETECT_TABLE_BITS) */
 };
 
-/* Resets *d to a fresh detector (warming up). Never fails. */
-void detect_series_init(struct detect_series *d);
+/* One detector; opaque, its size depends on its options (detect_series_size()). */
+struct detect_series;
 
-/* A fresh detector on the heap, owned by the caller (detect_series_free());
- * NULL only when out of memory. */
+/* Writes the offline defaults (what `arthamon detect` uses) into *o. */
+void detect_series_default_opts(struct detect_series_opts *o);
+
+/* Bytes one detector with options o takes, all in one block (for memory
+ * accounting); 0 when o is out of range. */
+size_t detect_series_size(const struct detect_series_opts *o);
+
+/* A fresh detector (warming up) with options o (copied), on the heap, owned by
+ * the caller (detect_series_free()); NULL when out of memory or when o is out
+ * of range. */
+struct detect_series *detect_series_new_opts(const struct detect_series_opts *o);
+
+/* detect_series_new_opts() with the offline defaults. */
 struct detect_series *detect_series_new(void);
 
 /* Releases d; accepts NULL. */
 void detect_series_free(struct detect_series *d);
+
+/* Makes d a fresh detector again (warming up), with the same options. */
+void detect_series_reset(struct detect_series *d);
 
 /* Feeds the next sample and returns its anomaly score in [0, 1]. A non-finite
  * x is ignored: the state is unchanged and the score is 0. */

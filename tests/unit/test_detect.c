@@ -27,6 +27,15 @@ static double periodic(size_t i)
     return 50 + 10 * sin(6.283185307179586 * (double)i / 48) + 0.01 * gauss();
 }
 
+/* bytes of a detector with the offline defaults */
+static size_t default_size(void)
+{
+    struct detect_series_opts o;
+
+    detect_series_default_opts(&o);
+    return detect_series_size(&o);
+}
+
 static struct detect_series *fresh(void)
 {
     struct detect_series *d = detect_series_new();
@@ -90,7 +99,7 @@ static void test_constant_and_periodic_zero(void **state)
     (void)state;
     for (size_t i = 0; i < N; i++)
         assert_true(detect_series_update(d, 42.5) == 0);
-    detect_series_init(d);
+    detect_series_reset(d);
     for (size_t i = 0; i < N; i++) {
         double s = detect_series_update(d, periodic(i));
 
@@ -107,10 +116,10 @@ static void test_non_finite_ignored(void **state)
     (void)state;
     for (size_t i = 0; i < 1000; i++)
         detect_series_update(d, periodic(i));
-    memcpy(copy, d, sizeof(*d));
+    memcpy(copy, d, default_size());
     assert_true(detect_series_update(d, NAN) == 0);
     assert_true(detect_series_update(d, INFINITY) == 0);
-    assert_memory_equal(copy, d, sizeof(*d));
+    assert_memory_equal(copy, d, default_size());
     detect_series_free(d);
     detect_series_free(copy);
 }
@@ -122,10 +131,10 @@ static void test_bounded_state(void **state)
     struct detect_series *a = fresh(), *b = fresh();
 
     (void)state;
-    assert_true(sizeof(struct detect_series) <= 64 * 1024);
+    assert_true(default_size() <= 64 * 1024);
     for (size_t i = 0; i < 5000; i++)
         detect_series_update(a, gauss());
-    memcpy(b, a, sizeof(*a));
+    memcpy(b, a, default_size());
     for (size_t i = 0; i < 1000000; i++) {
         double x = i % 100000 == 0 ? 1e9 : gauss() + (double)i * 1e-4;
         double sa = detect_series_update(a, x), sb = detect_series_update(b, x);
@@ -135,6 +144,50 @@ static void test_bounded_state(void **state)
     }
     detect_series_free(a);
     detect_series_free(b);
+}
+
+/* options: range checks, sizes that follow the table, a warm-up of one's own,
+ * and a small table that still learns the periodic series */
+static void test_options(void **state)
+{
+    struct detect_series_opts o;
+    struct detect_series *d;
+    size_t s8, s13;
+
+    (void)state;
+    detect_series_default_opts(&o);
+    assert_int_equal(o.warmup, DETECT_WARMUP);
+    assert_int_equal(o.table_bits, DETECT_TABLE_BITS);
+    o.table_bits = DETECT_TABLE_BITS_MIN - 1;
+    assert_int_equal(detect_series_size(&o), 0);
+    assert_null(detect_series_new_opts(&o));
+    o.table_bits = DETECT_TABLE_BITS_MAX + 1;
+    assert_null(detect_series_new_opts(&o));
+    o.table_bits = 8;
+    s8 = detect_series_size(&o);
+    o.table_bits = 13;
+    s13 = detect_series_size(&o);
+    assert_true(s8 > 0 && s13 - s8 == ((1u << 13) - (1u << 8)) * sizeof(uint32_t));
+
+    o.warmup = 7;
+    o.table_bits = 10;
+    d = detect_series_new_opts(&o);
+    assert_non_null(d);
+    for (size_t i = 0; i < 7; i++) {
+        assert_true(detect_series_warming(d));
+        assert_true(detect_series_update(d, (double)i * 1e3) == 0);
+    }
+    assert_false(detect_series_warming(d));
+    detect_series_reset(d);
+    assert_true(detect_series_warming(d));
+    for (size_t i = 0; i < 4000; i++) {
+        double s = detect_series_update(d, periodic(i));
+
+        if (i >= 2000)
+            assert_true(s < DETECT_ALARM);
+    }
+    assert_true(detect_series_update(d, 90) >= DETECT_ALARM);
+    detect_series_free(d);
 }
 
 static void test_causal(void **state)
@@ -148,7 +201,7 @@ static void test_causal(void **state)
     for (size_t i = 0; i < N; i++)
         full[i] = detect_series_update(d, x[i]);
     for (size_t cut = 1; cut < N; cut = cut * 3 + 1) {
-        detect_series_init(d);
+        detect_series_reset(d);
         for (size_t i = 0; i < cut; i++)
             assert_true(detect_series_update(d, x[i]) == full[i]);
     }
@@ -250,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_constant_and_periodic_zero),
         cmocka_unit_test(test_non_finite_ignored),
         cmocka_unit_test(test_bounded_state),
+        cmocka_unit_test(test_options),
         cmocka_unit_test(test_causal),
         cmocka_unit_test(test_csv_rows),
         cmocka_unit_test(test_csv_errors),
