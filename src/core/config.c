@@ -16,6 +16,7 @@
 
 #include "anomaly.h"
 #include "common/parse.h"
+#include "detect/engine.h"
 #include "ingest/agg.h"
 #include "snapshot.h"
 
@@ -1677,6 +1678,12 @@ static void check_semantics(struct loader *ld, const yaml_node_t *root)
         report(ld, root, "'agent.disk_path' must not be empty");
     if (c->agent.node_id && (!*c->agent.node_id || strlen(c->agent.node_id) > 128))
         report(ld, root, "'agent.node_id' must be 1 to 128 characters");
+    for (size_t i = 0; i < c->detection.disabled.n; i++)
+        if (!detect_builtin_rule(c->detection.disabled.v[i]))
+            report(ld, root,
+                   "'detection.disabled_rules': '%.64s' is not a built-in rule (docs/detection.md "
+                   "lists them)",
+                   c->detection.disabled.v[i]);
     if (c->statsd.enabled && !*c->statsd.listen && !c->statsd.unix_socket)
         report(ld, root,
                "'statsd': enabled with no socket; set listen or unix_socket, or enabled: false");

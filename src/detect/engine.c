@@ -1529,16 +1529,10 @@ void detect_engine_configure(struct detect_engine *e, const struct config *cfg)
     v->builtin = cfg->detection.builtin_rules;
     memset(v->disabled, 0, sizeof(v->disabled));
     for (size_t i = 0; i < cfg->detection.disabled.n; i++) {
-        bool known = false;
-        for (size_t b = 0; b < NBUILTIN; b++) {
-            if (!strcmp(builtins[b].name, cfg->detection.disabled.v[i])) {
+        /* (the configuration's check refuses unknown names) */
+        for (size_t b = 0; b < NBUILTIN; b++)
+            if (!strcmp(builtins[b].name, cfg->detection.disabled.v[i]))
                 v->disabled[b] = true;
-                known = true;
-            }
-        }
-        if (!known)
-            log_warn("detection.disabled_rules: '%s' is not a built-in rule",
-                     cfg->detection.disabled.v[i]);
     }
 
     free_urules(e);

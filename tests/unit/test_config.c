@@ -840,6 +840,8 @@ static void detection_section(void **state)
                  "repeats the name 'a'");
     expect_error("detection: {rules: {name: a}}\n", "'detection.rules' must be a list of rules");
     expect_error("detection: {warmup_ticks: 1}\n", "'detection.warmup_ticks' must be between");
+    expect_error("detection: {disabled_rules: [cpu_saturation, cpu_saturaton]}\n",
+                 "'detection.disabled_rules': 'cpu_saturaton' is not a built-in rule");
 }
 
 static int setup(void **state)
