@@ -428,9 +428,8 @@ static uint64_t label_hash(const struct series_label *l, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;
 
+    /* the values only: a series' label keys follow from its description, compared apart */
     for (size_t i = 0; i < n; i++) {
-        h = hash_bytes(h, l[i].key);
-        h = (h ^ 0xff) * 0x100000001b3ull;
         h = hash_bytes(h, l[i].value);
         h = (h ^ 0xfe) * 0x100000001b3ull;
     }
