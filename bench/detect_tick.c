@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "common/parse.h"
 #include "core/log.h"
 #include "detect/engine.h"
 
@@ -152,7 +153,11 @@ int main(int argc, char **argv)
     int opt_i;
 
     for (opt_i = 1; opt_i + 1 < argc; opt_i += 2) {
-        unsigned v = (unsigned)strtoul(argv[opt_i + 1], NULL, 10);
+        uint64_t v64;
+        unsigned v;
+        if (parse_u64(argv[opt_i + 1], &v64) < 0 || v64 > 100000000)
+            break;
+        v = (unsigned)v64;
         if (!strcmp(argv[opt_i], "-s"))
             series = v;
         else if (!strcmp(argv[opt_i], "-n"))

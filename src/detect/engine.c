@@ -1384,17 +1384,17 @@ static void leak_indicators(struct detect_engine *e, struct snapshot *s)
     char buf[3][200], ds[32];
     size_t n = 0;
     const char **list;
-    double grown, avail = s->memory.available_mb;
+    double avail = s->memory.available_mb;
 
     if (isnan(s->memory.process_rss_mb) || twin_growth(&e->rss, 0.05, &f) < 0.6)
         return;
-    grown = f.slope_per_sec * f.span_sec;
     fmt_duration(ds, sizeof(ds), f.span_sec);
     snprintf(buf[n++], sizeof(buf[0]),
-             "Resident memory of the monitored process grew by %.1f MB over the last %s "
-             "(%.2f MB/min, trend quality %.2f)",
-             grown, ds, f.slope_per_sec * 60, f.quality);
-    snprintf(buf[n++], sizeof(buf[0]), "It is now %.1f MB and has not come back down", f.level);
+             "Resident memory of the monitored process has been rising by %.2f MB/min over the "
+             "last %s (trend quality %.2f)",
+             f.slope_per_sec * 60, ds, f.quality);
+    snprintf(buf[n++], sizeof(buf[0]), "It is now %.1f MB and has not come back down",
+             s->memory.process_rss_mb);
     if (isfinite(avail) && avail > 0) {
         double eta = avail / f.slope_per_sec;
         fmt_duration(ds, sizeof(ds), eta);
