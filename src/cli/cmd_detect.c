@@ -12,7 +12,8 @@
 #include "detect/csv.h"
 #include "detect/series.h"
 
-#define READ_CHUNK (1 << 20)
+#define READ_CHUNK  (1 << 20)
+#define WRITE_CHUNK (1 << 20)
 
 /* Lines of a descriptor, at most DETECT_CSV_LINE_MAX bytes each. */
 struct reader {
@@ -69,6 +70,35 @@ static int next_line_of(struct reader *r, const char **ret_line, size_t *ret_len
     }
 }
 
+/* Output rows, gathered into one buffer and handed to stdio in big blocks (a
+ * row is short: one fwrite() a row costs more than the detector). */
+struct writer {
+    FILE *out;
+    char *buf; /* WRITE_CHUNK bytes */
+    size_t len;
+};
+
+static void flush_out(struct writer *w)
+{
+    if (w->len > 0)
+        fwrite(w->buf, 1, w->len, w->out);
+    w->len = 0;
+}
+
+/* appends [p, p + n) to the output; n may exceed WRITE_CHUNK */
+static void emit(struct writer *w, const char *p, size_t n)
+{
+    if (n > WRITE_CHUNK - w->len) {
+        flush_out(w);
+        if (n > WRITE_CHUNK) {
+            fwrite(p, 1, n, w->out);
+            return;
+        }
+    }
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
 /* score in [0, 1] as ",0" or ",0.123456" (6 decimals), appended to out */
 static size_t format_score(char *out, double s)
 {
@@ -107,6 +137,7 @@ int cmd_detect(int argc, char **argv)
     struct detect_series *det[DETECT_CSV_MAX_COLUMNS] = {NULL};
     double vals[DETECT_CSV_MAX_COLUMNS], ts;
     struct reader rd = {.fd = -1};
+    struct writer wr = {0};
     struct detect_csv csv;
     FILE *out = NULL;
     unsigned long lineno = 0;
@@ -124,7 +155,10 @@ int cmd_detect(int argc, char **argv)
     }
     in_name = strcmp(in_path, "-") ? in_path : "<stdin>";
     rd.buf = malloc(READ_CHUNK + DETECT_CSV_LINE_MAX + 1);
-    if (!rd.buf) {
+    wr.buf = malloc(WRITE_CHUNK);
+    if (!rd.buf || !wr.buf) {
+        free(rd.buf);
+        free(wr.buf);
         fprintf(stderr, "arthamon: detect: out of memory\n");
         return 1;
     }
@@ -138,6 +172,7 @@ int cmd_detect(int argc, char **argv)
         fprintf(stderr, "arthamon: %s: %s\n", out_path, strerror(errno));
         goto done;
     }
+    wr.out = out;
     detect_csv_init(&csv);
 
     while ((r = next_line_of(&rd, &line, &len)) == 1) {
@@ -162,8 +197,8 @@ int cmd_detect(int argc, char **argv)
                     goto done;
                 }
             }
-            fwrite(line, 1, keep, out);
-            fputs(",anomaly_score\n", out);
+            emit(&wr, line, keep);
+            emit(&wr, ",anomaly_score\n", 15);
             continue;
         }
         if (detect_csv_row(&csv, line, len, &ts, vals) < 0) {
@@ -176,10 +211,10 @@ int cmd_detect(int argc, char **argv)
             if (s > score)
                 score = s;
         }
-        fwrite(line, 1, keep, out);
+        emit(&wr, line, keep);
         t = format_score(tail, score);
         tail[t++] = '\n';
-        fwrite(tail, 1, t, out);
+        emit(&wr, tail, t);
     }
     if (r == -E2BIG) {
         fprintf(stderr, "arthamon: %s:%lu: line longer than %d bytes\n", in_name, lineno + 1,
@@ -202,6 +237,7 @@ int cmd_detect(int argc, char **argv)
     rc = 0;
 done:
     if (out) {
+        flush_out(&wr);
         if (fflush(out) != 0 || ferror(out)) {
             if (rc == 0)
                 fprintf(stderr, "arthamon: %s: %s\n", strcmp(out_path, "-") ? out_path : "<stdout>",
@@ -218,5 +254,6 @@ done:
     for (size_t c = 0; c < DETECT_CSV_MAX_COLUMNS; c++)
         detect_series_free(det[c]);
     free(rd.buf);
+    free(wr.buf);
     return rc;
 }

@@ -450,7 +450,8 @@ static const struct key detection_keys[] = {
     K_BOOL("enabled", detection.enabled),
     K_UINT("warmup_ticks", detection.warmup_ticks, 10, 10000000),
     K_UINT("resolve_ticks", detection.resolve_ticks, 1, 1000000),
-    K_DBL("learned_threshold", detection.learned_threshold, 0.05, 1),
+    K_DBL("multivariate_threshold", detection.multivariate_threshold, 0.05, 1),
+    K_DBL("series_gate_z", detection.series_gate_z, 0, 100),
     K_UINT("max_series", detection.max_series, 0, 4096),
     K_UINT("min_security_bits", detection.min_security_bits, 0, 1024),
     K_BOOL("builtin_rules", detection.builtin_rules),
@@ -890,7 +891,8 @@ void config_defaults(struct config *cfg)
     cfg->detection.enabled = true;
     cfg->detection.warmup_ticks = 300;
     cfg->detection.resolve_ticks = 5;
-    cfg->detection.learned_threshold = 0.4;
+    cfg->detection.multivariate_threshold = 0.5;
+    cfg->detection.series_gate_z = 3;
     cfg->detection.max_series = 512;
     cfg->detection.min_security_bits = 128;
     cfg->detection.builtin_rules = true;

@@ -170,7 +170,8 @@ struct config {
         bool enabled;                   /* default true */
         uint32_t warmup_ticks;          /* learned detectors stay silent this long, default 300 */
         uint32_t resolve_ticks;         /* normal ticks before an anomaly is resolved, default 5 */
-        double learned_threshold;       /* learned score that raises an anomaly, default 0.4 */
+        double multivariate_threshold;  /* joint score that raises an anomaly, default 0.5 */
+        double series_gate_z;           /* deviations a flagged series value lies off, default 3 */
         uint32_t max_series;            /* series given a learned detector, default 512 */
         uint32_t min_security_bits;     /* quantum_security_low below this, default 128 */
         bool builtin_rules;             /* default true */

@@ -59,6 +59,42 @@ static bool next_field(const char **pos, const char *end, bool *more, const char
     return true;
 }
 
+/* The common case of a number field, without the C library: [+-]digits[.digits], at most 19
+ * digits whose value fits in a double's 53-bit mantissa, at most 22 of them after the
+ * point. Both the digits and 10^k are then exact doubles, so their quotient is the
+ * correctly rounded value, the one parse_double() returns. false (nothing written) for
+ * anything else, which takes the slow path. */
+static bool fast_decimal(const char *s, size_t n, double *ret_v)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *e = s + n;
+    uint64_t m = 0;
+    size_t nd = 0, nf = 0;
+    bool neg = false, point = false;
+    double v;
+
+    if (s < e && (*s == '-' || *s == '+'))
+        neg = *s++ == '-';
+    for (; s < e; s++) {
+        if (*s >= '0' && *s <= '9') {
+            m = m * 10 + (uint64_t)(*s - '0');
+            nd++;
+            nf += point;
+        } else if (*s == '.' && !point) {
+            point = true;
+        } else {
+            return false;
+        }
+    }
+    if (nd == 0 || nd > 19 || m > ((uint64_t)1 << 53) || nf >= sizeof(pow10) / sizeof(pow10[0]))
+        return false;
+    v = (double)m / pow10[nf];
+    *ret_v = neg ? -v : v;
+    return true;
+}
+
 /* digits [s, s + n) as an unsigned number */
 static bool digits(const char *s, size_t n, int *ret_v)
 {
@@ -119,6 +155,12 @@ int detect_csv_timestamp(const char *s, size_t len, double *ret_ts)
         return 0;
     }
     /* epoch seconds: plain decimal digits, an optional fraction, no sign or exponent */
+    if (s[0] != '+' && s[0] != '-' && fast_decimal(s, len, &v)) {
+        if (v > 1e12)
+            return -EINVAL;
+        *ret_ts = v;
+        return 0;
+    }
     for (size_t i = 0; i < len; i++)
         if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
             return -EINVAL;
@@ -186,6 +228,10 @@ int detect_csv_row(struct detect_csv *c, const char *line, size_t len, double *r
             return reject(c, "column %zu is empty", col + 2);
         if (n > DETECT_CSV_FIELD_MAX)
             return reject(c, "column %zu is longer than %d bytes", col + 2, DETECT_CSV_FIELD_MAX);
+        if (fast_decimal(f, n, &vals[col])) {
+            col++;
+            continue;
+        }
         memcpy(buf, f, n);
         buf[n] = '\0';
         r = parse_double(buf, &vals[col]);

@@ -22,7 +22,6 @@
 #define BASE_TICKS  100  /* ticks a baseline (TPS, finality) averages over */
 #define LEARNED_SEV 2    /* a learned layer alone */
 #define AGREED_SEV  3    /* two layers on the same component */
-#define GATE_Z      3.0  /* a flagged value lies this many usual deviations from the mean */
 #define GATE_WINDOW 1000 /* samples the mean and deviation average over */
 
 enum op { OP_GT, OP_GE, OP_LT, OP_LE };
@@ -265,7 +264,8 @@ struct detect_engine {
         uint64_t interval_ms, prediction_ms;
         double confidence;
         uint32_t warmup, resolve;
-        double threshold;
+        double threshold; /* multivariate */
+        double gate_z;
         uint32_t max_series, min_security_bits;
         bool builtin;
         bool disabled[32]; /* by builtin index */
@@ -548,6 +548,8 @@ static uint32_t add_slot(struct detect_engine *e, const struct series_desc *d,
         detect_series_default_opts(&o);
         o.warmup = e->cfg.warmup;
         o.table_bits = TABLE_BITS;
+        o.hold = 0; /* the lifecycle makes one anomaly of an incident; a hold would blind the
+                     * series after an alarm the gate kept quiet */
         s->det = detect_series_new_opts(&o);
         if (s->det)
             e->learned_series++;
@@ -1192,14 +1194,13 @@ static int by_score_desc(const void *a, const void *b)
 
 /*
  * The magnitude gate of the online per-series layer: 1 when the value lies at
- * least GATE_Z usual deviations from the series' exponential mean (a scale
- * floor of 1 % of the mean keeps a near-constant series from flagging its
- * smallest wobble), else 0; then the mean and deviation learn the value. The
- * context detector alone scores any novel pattern, which in a noisy series
- * is most of them (NAB rewards that; an operator paged for noise does not):
- * online, a series is flagged when its pattern is new and its value far off.
+ * least gate_z (detection.series_gate_z) usual deviations from the series' exponential mean (a
+ * scale floor of 1 % of the mean keeps a near-constant series from flagging its smallest wobble),
+ * else 0; then the mean and deviation learn the value. The context detector alone scores any novel
+ * pattern, which in a noisy series is most of them (NAB rewards that; an operator paged for noise
+ * does not): online, a series is flagged when its pattern is new and its value far off.
  */
-static double gate(struct slot *s)
+static double gate(struct slot *s, double gate_z)
 {
     double x = s->value, d = x - s->mean, scale, g;
     double a = 1.0 / (s->n < GATE_WINDOW ? s->n + 1 : GATE_WINDOW);
@@ -1215,7 +1216,7 @@ static double gate(struct slot *s)
         scale = 0.01 * fabs(s->mean);
     if (scale < 1e-9)
         scale = 1e-9;
-    g = fabs(d) >= GATE_Z * scale ? 1 : 0;
+    g = fabs(d) >= gate_z * scale ? 1 : 0;
     s->mean += a * d;
     s->dev += a * (fabs(d) - s->dev);
     s->n++;
@@ -1238,10 +1239,10 @@ static void run_series(struct detect_engine *e, double *max_score)
 
         if (!s->det || s->seen_tick != e->tick)
             continue;
-        s->score = detect_series_update(s->det, s->value) * gate(s);
+        s->score = detect_series_update(s->det, s->value) * gate(s, e->cfg.gate_z);
         if (s->score > *max_score)
             *max_score = s->score;
-        if (!(s->score >= e->cfg.threshold))
+        if (!(s->score >= DETECT_ALARM))
             continue;
         for (c = 0; c < sizeof(comps) / sizeof(comps[0]); c++)
             if (!strcmp(comps[c], s->component))
@@ -1522,7 +1523,8 @@ void detect_engine_configure(struct detect_engine *e, const struct config *cfg)
     v->confidence = cfg->monitoring.ai_optimization.confidence_threshold;
     v->warmup = cfg->detection.warmup_ticks;
     v->resolve = cfg->detection.resolve_ticks ? cfg->detection.resolve_ticks : 1;
-    v->threshold = cfg->detection.learned_threshold;
+    v->threshold = cfg->detection.multivariate_threshold;
+    v->gate_z = cfg->detection.series_gate_z;
     v->max_series = cfg->detection.max_series;
     v->min_security_bits = cfg->detection.min_security_bits;
     v->builtin = cfg->detection.builtin_rules;

@@ -25,13 +25,25 @@ struct detect_series {
     uint32_t hold;                           /* samples still held at 0 */
     struct detect_series_opts opts;          /* as given to detect_series_new_opts() */
     uint32_t mask;                           /* table entries - 1 */
-    uint32_t seen[]; /* context -> (sample index + 1) it was last seen at, 0: never */
+    /* the contexts met lately, in buckets of two entries; an entry is the context's
+     * tag (odd, so that 0 is "empty") << 16 | the low 16 bits of the sample index
+     * + 1 it was last met at */
+    uint32_t seen[];
 };
+
+/* ages are kept in 16 bits: a context older than DETECT_MEMORY must be told apart */
+_Static_assert(DETECT_MEMORY < 0x10000, "DETECT_MEMORY must fit an entry's 16-bit age");
+
+/* ln(1 / DETECT_RATE): the surprise of the rarest share of new contexts that an
+ * average over DETECT_RATE samples tells apart from 0 */
+#define MAX_SURPRISE 6.907755278982137 /* ln(1000) */
+_Static_assert(DETECT_RATE == 1000, "MAX_SURPRISE is ln(DETECT_RATE)");
 
 void detect_series_default_opts(struct detect_series_opts *o)
 {
     o->warmup = DETECT_WARMUP;
     o->table_bits = DETECT_TABLE_BITS;
+    o->hold = DETECT_HOLD;
 }
 
 size_t detect_series_size(const struct detect_series_opts *o)
@@ -83,26 +95,65 @@ bool detect_series_warming(const struct detect_series *d)
     return d->n < d->opts.warmup;
 }
 
-/* The slice of [lo, hi] that x falls in on slicing g (0 .. DETECT_LEVELS), or -1 /
- * DETECT_LEVELS + 1 when x lies more than one slice below / above it. The range is
- * the one before x, so that a clearly new extreme is a symbol of its own, while a
- * value just past the edge (a noisy series slowly widening its range) counts as
- * the edge slice. */
-static int32_t symbol(const struct detect_series *d, double x, unsigned g)
+/* The symbols of x on every slicing into sym[]: the slice of [lo, hi] it falls in
+ * (0 .. DETECT_LEVELS), or -1 / DETECT_LEVELS + 1 when x lies more than one slice
+ * below / above it. The range is the one before x, so that a clearly new extreme is
+ * a symbol of its own, while a value just past the edge (a noisy series slowly
+ * widening its range) counts as the edge slice. */
+static void symbols(const struct detect_series *d, double x, int32_t sym[DETECT_GRIDS])
 {
-    double w = (d->hi - d->lo) / DETECT_LEVELS;
-    int32_t s;
+    double span = d->hi - d->lo, w = span / DETECT_LEVELS, t;
 
-    if (x < d->lo - w)
-        return -1;
-    if (x > d->hi + w)
-        return DETECT_LEVELS + 1;
-    if (!(d->hi > d->lo))
-        return 0;
+    if (x < d->lo - w || x > d->hi + w || !(span > 0)) {
+        int32_t s = x < d->lo - w ? -1 : x > d->hi + w ? DETECT_LEVELS + 1 : 0;
+
+        for (unsigned g = 0; g < DETECT_GRIDS; g++)
+            sym[g] = s;
+        return;
+    }
     x = x < d->lo ? d->lo : x > d->hi ? d->hi : x;
-    s = (int32_t)((x - d->lo) / (d->hi - d->lo) * DETECT_LEVELS + (double)g / DETECT_GRIDS);
+    t = (x - d->lo) / span * DETECT_LEVELS;
+    for (unsigned g = 0; g < DETECT_GRIDS; g++)
+        sym[g] = (int32_t)(t + (double)g / DETECT_GRIDS);
     /* slicing 0 has DETECT_LEVELS slices, x == hi in the last; the offset ones one more */
-    return g == 0 && s == DETECT_LEVELS ? DETECT_LEVELS - 1 : s;
+    if (sym[0] == DETECT_LEVELS)
+        sym[0] = DETECT_LEVELS - 1;
+}
+
+/* Looks up the context whose hash is h in d's table and marks it met now (the low
+ * 16 bits of the sample index + 1). True when it was not met in the last
+ * DETECT_MEMORY samples. A bucket holds two contexts; a new one takes the place of
+ * the one met longer ago, so that a full table forgets the oldest. Different
+ * contexts share an entry only when their buckets and 15-bit tags agree. */
+static bool met_fresh(struct detect_series *d, uint64_t h, uint32_t now)
+{
+    uint32_t i = (uint32_t)h & d->mask, tag = (uint32_t)(h >> 48) | 1;
+    uint32_t *a = &d->seen[i], *b = &d->seen[i ^ 1], *slot;
+    bool fresh;
+
+    if (*a >> 16 == tag || *b >> 16 == tag) {
+        slot = *a >> 16 == tag ? a : b;
+        fresh = (uint16_t)(now - *slot) > DETECT_MEMORY;
+    } else {
+        uint32_t age_a = *a ? (uint16_t)(now - *a) : 0x10000;
+        uint32_t age_b = *b ? (uint16_t)(now - *b) : 0x10000;
+
+        slot = age_a >= age_b ? a : b;
+        fresh = true;
+    }
+    *slot = tag << 16 | (now & 0xffff);
+    return fresh;
+}
+
+/* What a new context says when contexts of its length are new at the share r of
+ * samples: its surprise ln(1 / r) over the largest one the average can tell,
+ * ln(DETECT_RATE), so 1 for a context of a kind that is (almost) never new and
+ * little for one of a kind that is new every few samples. */
+static double news(double r)
+{
+    if (r <= 1.0 / DETECT_RATE)
+        return 1;
+    return -log(r) * (1 / MAX_SURPRISE);
 }
 
 double detect_series_update(struct detect_series *d, double x)
@@ -115,34 +166,38 @@ double detect_series_update(struct detect_series *d, double x)
         return 0;
     if (d->n == 0)
         d->lo = d->hi = x;
-    for (unsigned g = 0; g < DETECT_GRIDS; g++)
-        sym[g] = symbol(d, x, g);
+    symbols(d, x, sym);
     if (x < d->lo)
         d->lo = x;
     if (x > d->hi)
         d->hi = x;
 
-    /* index + 1 of this sample; 0 is kept for "never seen" */
+    /* index + 1 of this sample, of which entries keep the low 16 bits */
     now = (uint32_t)(d->n + 1);
-    if (now == 0)
-        now = 1;
     orders = d->n + 1 < DETECT_ORDER ? (uint32_t)d->n + 1 : DETECT_ORDER;
     for (unsigned g = 0; g < DETECT_GRIDS; g++) {
-        uint64_t h = 0x9e3779b97f4a7c15ull + g;
+        int32_t *hist = d->sym[g];
+        /* a value beyond the range seen so far has no context met before */
+        bool beyond = sym[g] < 0 || sym[g] > DETECT_LEVELS;
+        uint64_t h = mix(0x9e3779b97f4a7c15ull + g);
 
-        memmove(d->sym[g] + 1, d->sym[g], sizeof(d->sym[g]) - sizeof(d->sym[g][0]));
-        d->sym[g][0] = sym[g];
+        for (unsigned k = DETECT_ORDER - 1; k > 0; k--)
+            hist[k] = hist[k - 1];
+        hist[0] = sym[g];
         for (uint32_t k = 0; k < orders; k++) {
-            uint32_t *slot;
-            double fresh;
+            double *rate = &d->rate[g][k];
+            bool fresh;
 
-            /* the context of length k + 1 on slicing g: its hash chains the shorter one's */
-            h = mix(h ^ (uint64_t)(uint32_t)(d->sym[g][k] + 2));
-            slot = &d->seen[mix(h + k) & d->mask];
-            fresh = *slot == 0 || (uint32_t)(now - *slot) > DETECT_MEMORY;
-            *slot = now;
-            raw += fresh * (1 - d->rate[g][k]);
-            d->rate[g][k] += (fresh - d->rate[g][k]) / DETECT_RATE;
+            /* the context of length k + 1 on slicing g: its hash chains the shorter
+             * one's, from a seed of the slicing's own */
+            h = mix(h ^ (uint64_t)(uint32_t)(hist[k] + 2));
+            fresh = met_fresh(d, h, now) || beyond;
+            if (fresh) {
+                raw += news(*rate);
+                *rate += (1 - *rate) * (1.0 / DETECT_RATE);
+            } else {
+                *rate -= *rate * (1.0 / DETECT_RATE);
+            }
         }
     }
     raw /= (double)(orders * DETECT_GRIDS);
@@ -155,6 +210,6 @@ double detect_series_update(struct detect_series *d, double x)
         return 0;
     }
     if (raw >= DETECT_ALARM)
-        d->hold = DETECT_HOLD;
+        d->hold = d->opts.hold;
     return raw;
 }

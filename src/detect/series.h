@@ -1,24 +1,27 @@
 /*
  * The per-series anomaly detector: online, unsupervised, causal, O(1) time and
- * a fixed amount of memory per sample.
+ * a fixed amount of memory per series (detect_series_size()).
  *
  * Each value is turned into a symbol: which of DETECT_LEVELS equal slices of
  * the range seen so far it falls in, or "below" / "above" when it lies more
  * than one slice outside that range. This is done on DETECT_GRIDS slicings
  * offset from each other by a fraction of a slice, so that a value wavering
- * across one slicing's edge is steady in the other. The
- * detector remembers which short symbol sequences ("contexts": the latest
- * symbol alone, the latest two, ... the latest DETECT_ORDER) it has seen, in a
- * fixed hashed table where a context not met for DETECT_MEMORY samples is
- * forgotten, so that it follows drift. A context of length k that is new
- * counts 1 - r_k, where r_k is how often contexts of that length have been new
- * lately (an exponential average over DETECT_RATE samples): in a noisy series
- * long contexts are often new and say little, in a regular one any new context
- * is news. The score is the mean of these over the DETECT_ORDER lengths and the
- * DETECT_GRIDS slicings. After
- * a score reaches DETECT_ALARM the output stays 0 for DETECT_HOLD samples (one
- * incident, one alarm), and during the first DETECT_WARMUP samples the
- * detector learns but says 0.
+ * across one slicing's edge is steady in the other. The detector remembers
+ * which short symbol sequences ("contexts": the latest symbol alone, the latest
+ * two, ... the latest DETECT_ORDER) it has met, in a fixed table where a
+ * context not met for DETECT_MEMORY samples is forgotten, so that it follows
+ * drift. A value beyond the range seen so far has no context met before: all
+ * of its contexts are new.
+ *
+ * A new context is worth its surprise: when contexts of its length have been
+ * new at the share r_k of samples lately (an exponential average over
+ * DETECT_RATE samples), ln(1 / r_k) / ln(DETECT_RATE), at most 1. In white
+ * noise long contexts are new every few dozen samples and say little; in a
+ * regular series any new context is news. The score is the mean of these over
+ * the DETECT_ORDER lengths and the DETECT_GRIDS slicings, in [0, 1]. After a
+ * score reaches DETECT_ALARM the output stays 0 for DETECT_HOLD samples (one
+ * incident, one alarm), and during the first warm-up samples (DETECT_WARMUP
+ * offline) the detector learns but says 0.
  *
  * The score of sample i depends only on samples 0..i, and a run is
  * deterministic: the scores of a prefix are the prefix of the scores.
@@ -34,16 +37,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DETECT_WARMUP 300  /* samples learned silently before the first score */
+/*
+ * The parameters, the same for every series. Why each value (NAB dev figures in
+ * docs/detection.md, each checked against its neighbours):
+ *   WARMUP  the shortest probation NAB grants a file is 150 rows; 100..200 score alike.
+ *   LEVELS  6 slices (+ below, above): coarse enough that noise repeats its
+ *           contexts, fine enough that a daily shape has several; 5 and 7 lose 2-3.
+ *   GRIDS   2 slicings offset by half a slice: the least that steadies an edge.
+ *   ORDER   4 samples of context; 3 and 5 score within 0.5.
+ *   MEMORY  1200 samples forgotten after: longer than a day at 5-minute samples,
+ *           so that daily shapes stay known; 900 and 1500 within 1.5.
+ *   RATE    1000 samples averaged: rates down to 1/1000 are told from 0, which
+ *           sets the surprise scale; 500 and 2000 within 1.2.
+ *   ALARM   0.3, about a quarter of the contexts new and surprising; 0.25, 0.35 within 1.2.
+ *   HOLD    100 samples held after an alarm; 70 and 130 within 1.6.
+ */
+#define DETECT_WARMUP 150  /* samples learned silently before the first score */
 #define DETECT_LEVELS 6    /* slices of the range seen so far */
 #define DETECT_GRIDS  2    /* slicings, each offset by 1 / DETECT_GRIDS of a slice */
 #define DETECT_ORDER  4    /* longest context, in samples */
-#define DETECT_MEMORY 1200 /* samples after which an unseen context is new again */
-#define DETECT_RATE   1000 /* samples over which the usual rate of new contexts is averaged */
-#define DETECT_ALARM  0.4  /* score that counts as an alarm */
+#define DETECT_MEMORY 1200 /* samples after which an unmet context is new again */
+#define DETECT_RATE   1000 /* samples over which the usual share of new contexts is averaged */
+#define DETECT_ALARM  0.3  /* score that counts as an alarm */
 #define DETECT_HOLD   100  /* samples held at 0 after an alarm */
 
-#define DETECT_TABLE_BITS     13 /* offline default: 2^13 hashed contexts remembered */
+/* The table of contexts met: 2^table_bits entries of 4 bytes in buckets of two.
+ * A noisy series keeps up to DETECT_GRIDS * DETECT_ORDER * DETECT_MEMORY contexts
+ * alive; a smaller table forgets the oldest early (NAB dev: 2^13 as good as 2^16,
+ * 2^10 within 1 point). */
+#define DETECT_TABLE_BITS     13 /* offline default */
 #define DETECT_TABLE_BITS_MIN 8
 #define DETECT_TABLE_BITS_MAX 16
 
@@ -53,6 +75,8 @@ struct detect_series_opts {
     uint32_t warmup;     /* samples learned silently (offline default DETECT_WARMUP) */
     uint32_t table_bits; /* context table of 2^table_bits entries, DETECT_TABLE_BITS_MIN..MAX
                           * (offline default DETECT_TABLE_BITS) */
+    uint32_t hold;       /* samples held at 0 after an alarm (offline default DETECT_HOLD; the
+                          * daemon's engine, which keeps one open anomaly per incident, uses 0) */
 };
 
 /* One detector; opaque, its size depends on its options (detect_series_size()). */

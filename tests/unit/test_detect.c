@@ -1,6 +1,7 @@
 /* The per-series detector (src/detect/series.h) and the CSV rows of `arthamon
  * detect` (src/detect/csv.h): silence while warming up, a step and a spike
- * scored high after it, a constant and a periodic series scored 0, state that
+ * scored high after it, a constant and a periodic series scored 0, white noise
+ * mostly quiet, a new extreme flagged, options and their limits, state that
  * is all in the fixed-size struct, causality (the scores of a prefix are the
  * prefix of the scores), and the CSV rules and their errors. */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "common/detrand.h"
+#include "common/parse.h"
 #include "detect/csv.h"
 #include "detect/series.h"
 
@@ -106,6 +108,41 @@ static void test_constant_and_periodic_zero(void **state)
         if (i >= 2000)
             assert_true(s < DETECT_ALARM);
     }
+    detect_series_free(d);
+}
+
+/* in white noise new long contexts come every few dozen samples: each is worth
+ * little (its surprise is low), so alarms stay rare; weighing every new context
+ * alike raises about 90 here */
+static void test_noise_quiet(void **state)
+{
+    struct detect_series *d = fresh();
+    unsigned alarms = 0;
+
+    (void)state;
+    for (size_t i = 0; i < 20000; i++) {
+        double s = detect_series_update(d, gauss());
+
+        assert_true(s >= 0 && s <= 1);
+        if (i >= 2000 && s >= DETECT_ALARM)
+            alarms++;
+    }
+    assert_true(alarms < 40);
+    detect_series_free(d);
+}
+
+/* a value beyond the range seen so far is news even when the same kind of
+ * excursion ("above the range") was met a moment ago: all its contexts count as
+ * new (when only those not met lately do, this one scores under 0.6) */
+static void test_new_extreme(void **state)
+{
+    struct detect_series *d = fresh();
+
+    (void)state;
+    assert_true(after_learning(d, 3000, 90) >= DETECT_ALARM);
+    for (size_t i = 3001; i < 3001 + DETECT_HOLD; i++)
+        detect_series_update(d, periodic(i));
+    assert_true(detect_series_update(d, 150) >= 0.75);
     detect_series_free(d);
 }
 
@@ -241,6 +278,60 @@ static void test_csv_rows(void **state)
     assert_true(ts == 10 && v[0] == 1 && v[1] == 2);
 }
 
+/* plain decimals take a path of their own: it must give the very double the
+ * library parser gives, for short and long fractions, signs, and values near
+ * the 2^53 limit of its exact digits */
+static void test_csv_numbers(void **state)
+{
+    static const char *const fixed[] = {"0",
+                                        "-0",
+                                        "+7",
+                                        "1.",
+                                        ".5",
+                                        "-.25",
+                                        "0.1",
+                                        "0.3",
+                                        "123.456",
+                                        "1e3",
+                                        "9007199254740993",
+                                        "9007199254740992.5",
+                                        "0.0917952281677",
+                                        "1.3980000000000001",
+                                        "12345678901234567890",
+                                        "0.00000000000000000000001"};
+    struct detect_csv c;
+    char line[96], num[64];
+    double ts, v, want;
+
+    (void)state;
+    detect_csv_init(&c);
+    assert_int_equal(detect_csv_header(&c, "timestamp,value", 15), 0);
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 20000; i++) {
+        const char *n = num;
+
+        if (i < sizeof(fixed) / sizeof(fixed[0])) {
+            n = fixed[i];
+        } else {
+            /* random digits, 1..20 of them, the point anywhere or nowhere */
+            uint64_t r = rnd();
+            size_t len = 1 + r % 20, point = (r >> 8) % (len + 2), k = 0;
+
+            if (r >> 16 & 1)
+                num[k++] = '-';
+            for (size_t j = 0; j < len; j++) {
+                if (j == point)
+                    num[k++] = '.';
+                num[k++] = (char)('0' + rnd() % 10);
+            }
+            num[k] = '\0';
+        }
+        snprintf(line, sizeof(line), "%zu,%s", i, n);
+        assert_int_equal(parse_double(n, &want), 0);
+        assert_int_equal(row(&c, line, &ts, &v), 0);
+        assert_memory_equal(&v, &want, sizeof(v));
+    }
+}
+
 static void test_csv_errors(void **state)
 {
     static const char *const headers[] = {"",           "value",      "timestamp",
@@ -301,11 +392,14 @@ int main(void)
         cmocka_unit_test(test_step),
         cmocka_unit_test(test_spike),
         cmocka_unit_test(test_constant_and_periodic_zero),
+        cmocka_unit_test(test_noise_quiet),
+        cmocka_unit_test(test_new_extreme),
         cmocka_unit_test(test_non_finite_ignored),
         cmocka_unit_test(test_bounded_state),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_causal),
         cmocka_unit_test(test_csv_rows),
+        cmocka_unit_test(test_csv_numbers),
         cmocka_unit_test(test_csv_errors),
     };
 
