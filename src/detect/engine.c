@@ -492,7 +492,11 @@ static const char *component_of(const char *name)
     return "node";
 }
 
-/* Series a learned detector gains nothing from: sizes, counts of devices, our own outputs. */
+/* Series a learned detector gains nothing from: sizes and counts of devices (they
+ * change when the machine does, which the rules and the operator see), our own
+ * outputs, and the per-core usage: which core runs a thread is the scheduler's
+ * choice from one tick to the next, so one core's load is noise that no model of
+ * that core predicts, and the total (cpu.usage_percent) carries what matters. */
 static bool learnable(const struct series_desc *d)
 {
     static const char *const skip[] = {
@@ -500,6 +504,7 @@ static bool learnable(const struct series_desc *d)
         "memory.swap_total_mb", "disk.total_gb",
         "disk.devices",         "gpu.memory_total_mb",
         "neural_predictions",   "quantum.security_level_bits",
+        "cpu.core_usage",
     };
 
     if (d->kind != SERIES_GAUGE)
