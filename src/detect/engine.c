@@ -15,14 +15,15 @@
 #include "detect/series.h"
 #include "detect/trend.h"
 
-#define NONE        UINT32_MAX
-#define MAX_OPEN    64   /* open anomalies at once; more are merged into none */
-#define PUT_EVERY   60   /* ticks between refreshes of a lasting anomaly in the log */
-#define TABLE_BITS  11   /* context table of an online per-series detector */
-#define BASE_TICKS  100  /* ticks a baseline (TPS, finality) averages over */
-#define LEARNED_SEV 2    /* a learned layer alone */
-#define AGREED_SEV  3    /* two layers on the same component */
-#define GATE_WINDOW 1000 /* samples the mean and deviation average over */
+#define NONE         UINT32_MAX
+#define MAX_OPEN     64   /* open anomalies at once; more are merged into none */
+#define PUT_EVERY    60   /* ticks between refreshes of a lasting anomaly in the log */
+#define TABLE_BITS   10   /* context table of an online per-series detector */
+#define BASE_TICKS   100  /* ticks a baseline (TPS, finality) averages over */
+#define LEARNED_SEV  2    /* a learned layer alone */
+#define AGREED_SEV   3    /* two layers on the same component */
+#define AGREED_TICKS 3    /* ticks both learned layers must agree for it */
+#define GATE_WINDOW  1000 /* samples the mean and deviation average over */
 
 enum op { OP_GT, OP_GE, OP_LT, OP_LE };
 
@@ -109,6 +110,7 @@ struct open {
     char actions[ANOMALY_MAX_ACTIONS][192];
     uint8_t base_severity;
     uint32_t normal;   /* ticks since it was last raised */
+    uint32_t agreed;   /* consecutive ticks the other learned layer raised it too */
     uint64_t put_tick; /* when it last went to the log */
     bool raised;       /* this tick */
 };
@@ -492,11 +494,9 @@ static const char *component_of(const char *name)
     return "node";
 }
 
-/* Series a learned detector gains nothing from: sizes and counts of devices (they
- * change when the machine does, which the rules and the operator see), our own
- * outputs, and the per-core usage: which core runs a thread is the scheduler's
- * choice from one tick to the next, so one core's load is noise that no model of
- * that core predicts, and the total (cpu.usage_percent) carries what matters. */
+/* Series the learned layers gain nothing from: sizes and counts of devices (they
+ * change when the machine does, which the rules and the operator see) and our
+ * own outputs. */
 static bool learnable(const struct series_desc *d)
 {
     static const char *const skip[] = {
@@ -504,7 +504,6 @@ static bool learnable(const struct series_desc *d)
         "memory.swap_total_mb", "disk.total_gb",
         "disk.devices",         "gpu.memory_total_mb",
         "neural_predictions",   "quantum.security_level_bits",
-        "cpu.core_usage",
     };
 
     if (d->kind != SERIES_GAUGE)
@@ -513,6 +512,15 @@ static bool learnable(const struct series_desc *d)
         if (!strcmp(d->name, skip[i]))
             return false;
     return true;
+}
+
+/* Whether a learnable series also gets a per-series detector. Not each core's
+ * usage: which core runs a thread is the scheduler's choice from one tick to the
+ * next, so one core's load alone is noise no model of that core predicts. The
+ * cores moving together is signal, and the multivariate detector sees them all. */
+static bool own_detector(const struct series_desc *d)
+{
+    return strcmp(d->name, "cpu.core_usage") != 0;
 }
 
 static uint32_t add_slot(struct detect_engine *e, const struct series_desc *d,
@@ -548,7 +556,7 @@ static uint32_t add_slot(struct detect_engine *e, const struct series_desc *d,
     s->component = component_of(d->name);
     s->value = s->prev = NAN;
     s->feat = -1;
-    if (learnable(d) && e->learned_series < e->cfg.max_series) {
+    if (learnable(d) && own_detector(d) && e->learned_series < e->cfg.max_series) {
         struct detect_series_opts o;
         detect_series_default_opts(&o);
         o.warmup = e->cfg.warmup;
@@ -558,9 +566,9 @@ static uint32_t add_slot(struct detect_engine *e, const struct series_desc *d,
         s->det = detect_series_new_opts(&o);
         if (s->det)
             e->learned_series++;
-        if (e->mv_used < e->cfg.max_series)
-            s->feat = (int32_t)e->mv_used++;
     }
+    if (learnable(d) && e->mv_used < e->cfg.max_series)
+        s->feat = (int32_t)e->mv_used++;
     idx = (uint32_t)e->nslots++;
     {
         size_t mask = e->map_cap - 1, i = hash_bytes(0xcbf29ce484222325ull, key) & mask;
@@ -787,7 +795,7 @@ static double v_leak(struct detect_engine *e, const struct snapshot *s)
 
 /* clang-format off */
 static const struct builtin builtins[] = {
-    {"cpu_saturation", "cpu", "rule", 3, OP_GE, 90, 80, 0, 2, v_cpu,
+    {"cpu_saturation", "cpu", "rule", 2, OP_GE, 90, 80, 0, 2, v_cpu,
      "CPU usage at %s, above 90 %% for %s", "%",
      {"cpu.usage_percent", "cpu.process_usage", "cpu.frequency_mhz", "cpu.temperature"}, false},
     {"memory_pressure", "memory", "rule", 4, OP_LE, 10, 15, 0, 2, v_mem_avail,
@@ -917,7 +925,8 @@ static void raise_anomaly(struct detect_engine *e, const struct raise *r)
     double score = isnan(r->score) ? NAN : r->score;
 
     if (o) {
-        bool changed = false;
+        /* raised again after quiet ticks: news for whoever follows the anomaly */
+        bool changed = !o->raised && o->normal > 0;
         if (!o->raised) {
             o->raised = true;
             o->normal = 0;
@@ -986,15 +995,30 @@ static void settle(struct detect_engine *e)
     for (size_t i = 0; i < e->n_open; i++) {
         struct open *o = &e->open[i];
         uint8_t sev = o->base_severity;
+        bool learned_too = false;
 
-        if (!o->raised || !learned_detector(o->detector))
+        /* a learned anomaly still open (raised within resolve_ticks) when a rule or a
+         * trend on its component fires agrees with it: rules wait their for-duration,
+         * the learned layers speak at the onset */
+        if (!learned_detector(o->detector))
             continue;
         for (size_t j = 0; j < e->n_open; j++) {
             struct open *p = &e->open[j];
-            if (j != i && p->raised && strcmp(p->detector, o->detector) &&
-                !strcmp(p->component, o->component) && sev < AGREED_SEV)
-                sev = AGREED_SEV;
+            if (j == i || !p->raised || !strcmp(p->detector, o->detector) ||
+                strcmp(p->component, o->component))
+                continue;
+            if (!learned_detector(p->detector)) {
+                /* as grave as the rule says, up to AGREED_SEV: a busy burst stays news */
+                uint8_t r = p->a.severity < AGREED_SEV ? p->a.severity : AGREED_SEV;
+                sev = r > sev ? r : sev;
+            } else if (o->raised)
+                learned_too = true;
         }
+        /* the two learned layers see the same values, so a jump in one series moves
+         * both: they agree for it only when they keep agreeing */
+        o->agreed = learned_too ? o->agreed + 1 : 0;
+        if (o->agreed >= AGREED_TICKS && sev < AGREED_SEV)
+            sev = AGREED_SEV;
         if (sev > o->a.severity) {
             o->a.severity = sev;
             open_put(e, o);
@@ -1144,9 +1168,14 @@ static void run_builtins(struct detect_engine *e, const struct snapshot *s)
             r.severity = 5;
         else if (!strcmp(b->name, "disk_full_eta") && v <= 1)
             r.severity = 4;
-        else if (!strcmp(b->name, "cpu_saturation") && v >= 98 &&
-                 (double)e->bstate[i].pending * (double)e->cfg.interval_ms >= 300000)
-            r.severity = 4; /* pinned for five minutes */
+        else if (!strcmp(b->name, "cpu_saturation")) {
+            /* a busy burst is news, a saturated minute is a problem, five pinned ones worse */
+            double held_ms = (double)e->bstate[i].pending * (double)e->cfg.interval_ms;
+            if (v >= 98 && held_ms >= 300000)
+                r.severity = 4;
+            else if (held_ms >= 60000)
+                r.severity = 3;
+        }
         for (size_t k = 0; k < 6 && b->related[k]; k++)
             add_related(e, &r, b->related[k]);
         actions_for(b->name, &r);
