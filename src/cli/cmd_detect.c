@@ -10,10 +10,12 @@
 
 #include "cli.h"
 #include "detect/csv.h"
+#include "detect/mvar.h"
 #include "detect/series.h"
 
 #define READ_CHUNK  (1 << 20)
 #define WRITE_CHUNK (1 << 20)
+#define MVAR_SEED   0x5eed /* fixed: a run is deterministic */
 
 /* Lines of a descriptor, at most DETECT_CSV_LINE_MAX bytes each. */
 struct reader {
@@ -127,7 +129,8 @@ static int usage(void)
             "usage: arthamon detect [--input FILE] [--output FILE]\n"
             "  FILE: a CSV file with the header 'timestamp,NAME[,NAME...]'; '-' or no option:\n"
             "        stdin / stdout. Output: every row plus an anomaly_score column in [0, 1]\n"
-            "        (with several value columns, the highest of their scores).\n");
+            "        (with several value columns, the highest of the per-column scores and the\n"
+            "        multivariate detector's score over all columns).\n");
     return 2;
 }
 
@@ -135,6 +138,7 @@ int cmd_detect(int argc, char **argv)
 {
     const char *in_path = "-", *out_path = "-", *in_name;
     struct detect_series *det[DETECT_CSV_MAX_COLUMNS] = {NULL};
+    struct mvar *mv = NULL; /* several value columns: their joint behaviour too */
     double vals[DETECT_CSV_MAX_COLUMNS], ts;
     struct reader rd = {.fd = -1};
     struct writer wr = {0};
@@ -197,6 +201,15 @@ int cmd_detect(int argc, char **argv)
                     goto done;
                 }
             }
+            if (csv.columns > 1) {
+                struct mvar_opts mo;
+                mvar_default_opts(&mo, (uint32_t)csv.columns);
+                mv = mvar_new(&mo, MVAR_SEED);
+                if (!mv) {
+                    fprintf(stderr, "arthamon: detect: out of memory\n");
+                    goto done;
+                }
+            }
             emit(&wr, line, keep);
             emit(&wr, ",anomaly_score\n", 15);
             continue;
@@ -207,6 +220,12 @@ int cmd_detect(int argc, char **argv)
         }
         for (size_t c = 0; c < csv.columns; c++) {
             double s = detect_series_update(det[c], vals[c]);
+
+            if (s > score)
+                score = s;
+        }
+        if (mv) {
+            double s = mvar_update(mv, vals);
 
             if (s > score)
                 score = s;
@@ -253,6 +272,7 @@ done:
         close(rd.fd);
     for (size_t c = 0; c < DETECT_CSV_MAX_COLUMNS; c++)
         detect_series_free(det[c]);
+    mvar_free(mv);
     free(rd.buf);
     free(wr.buf);
     return rc;
