@@ -23,6 +23,8 @@
 #      per datagram, (a) 100 names, (b) with three DogStatsD tags, (c) 100,000 names.
 #      Targets: <= 25 ns, no slowdown on 2 threads; >= 3 M, 2 M, 1.5 M lines/s clean in
 #      (a), (b), (c); <= 30 MiB RSS with 100,000 names. 8 to 12 minutes.
+#   6. bench/detect.sh: CPU per tick of the detection engine at 300 series (target
+#      <= 50 us) and `arthamon detect` points/s on NAB's files (target >= 5 M/s per core).
 # All run from the repository root and print their own results; each says whether its
 # target is met. Exits 1 when a benchmark could not run (missing build), 0 otherwise.
 #
@@ -63,4 +65,8 @@ bench/store.sh || status=1
 echo
 echo "== bench/ingest: the sketch, then StatsD lines/s beside netdata, ${STEP:-20} s per rate"
 bench/ingest.sh || status=1
+
+echo
+echo "== bench/detect: detection CPU per tick at ${DETECT_SERIES:-300} series, arthamon detect points/s"
+bench/detect.sh || status=1
 exit "$status"
