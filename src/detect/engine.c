@@ -495,8 +495,11 @@ static const char *component_of(const char *name)
 }
 
 /* Series the learned layers gain nothing from: sizes and counts of devices (they
- * change when the machine does, which the rules and the operator see) and our
- * own outputs. */
+ * change when the machine does, which the rules and the operator see), our own
+ * outputs, and each core's usage: which core runs a thread is the scheduler's
+ * choice from one tick to the next, so one core's load is noise that no model
+ * predicts, and the total (cpu.usage_percent) carries what matters. The rules and
+ * the history keep every core. */
 static bool learnable(const struct series_desc *d)
 {
     static const char *const skip[] = {
@@ -504,6 +507,7 @@ static bool learnable(const struct series_desc *d)
         "memory.swap_total_mb", "disk.total_gb",
         "disk.devices",         "gpu.memory_total_mb",
         "neural_predictions",   "quantum.security_level_bits",
+        "cpu.core_usage",
     };
 
     if (d->kind != SERIES_GAUGE)
@@ -512,15 +516,6 @@ static bool learnable(const struct series_desc *d)
         if (!strcmp(d->name, skip[i]))
             return false;
     return true;
-}
-
-/* Whether a learnable series also gets a per-series detector. Not each core's
- * usage: which core runs a thread is the scheduler's choice from one tick to the
- * next, so one core's load alone is noise no model of that core predicts. The
- * cores moving together is signal, and the multivariate detector sees them all. */
-static bool own_detector(const struct series_desc *d)
-{
-    return strcmp(d->name, "cpu.core_usage") != 0;
 }
 
 static uint32_t add_slot(struct detect_engine *e, const struct series_desc *d,
@@ -556,13 +551,14 @@ static uint32_t add_slot(struct detect_engine *e, const struct series_desc *d,
     s->component = component_of(d->name);
     s->value = s->prev = NAN;
     s->feat = -1;
-    if (learnable(d) && own_detector(d) && e->learned_series < e->cfg.max_series) {
+    if (learnable(d) && e->learned_series < e->cfg.max_series) {
         struct detect_series_opts o;
         detect_series_default_opts(&o);
         o.warmup = e->cfg.warmup;
         o.table_bits = TABLE_BITS;
-        o.hold = 0; /* the lifecycle makes one anomaly of an incident; a hold would blind the
-                     * series after an alarm the gate kept quiet */
+        o.grids = 1; /* half the work; what noise it lets through, the gate stops */
+        o.hold = 0;  /* the lifecycle makes one anomaly of an incident; a hold would blind the
+                      * series after an alarm the gate kept quiet */
         s->det = detect_series_new_opts(&o);
         if (s->det)
             e->learned_series++;
@@ -1327,7 +1323,7 @@ static void run_mvar(struct detect_engine *e, double *max_score)
         /* more series than places: a larger detector, which learns from scratch (series
          * appear in the first ticks, and when the node starts reporting) */
         struct mvar_opts mo;
-        uint32_t dim = e->mv_used + e->mv_used / 4 + 32;
+        uint32_t dim = e->mv_used + e->mv_used / 8 + 16;
         double *x;
 
         if (dim > e->cfg.max_series)

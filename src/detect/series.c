@@ -39,16 +39,45 @@ _Static_assert(DETECT_MEMORY < 0x10000, "DETECT_MEMORY must fit an entry's 16-bi
 #define MAX_SURPRISE 6.907755278982137 /* ln(1000) */
 _Static_assert(DETECT_RATE == 1000, "MAX_SURPRISE is ln(DETECT_RATE)");
 
+/*
+ * ln(x) for a normal x > 0, to within 3e-8 over the rates it is given (0.001 to
+ * 1), in a fraction of libm's time: x = m * 2^e with m in [sqrt(1/2), sqrt(2)),
+ * and ln(m) = 2 atanh(t), t = (m - 1) / (m + 1), |t| < 0.172, by its series to
+ * t^7 (the next term is below 3e-8). A daemon calls it for every new context of
+ * every series, every tick.
+ */
+static double fast_ln(double x)
+{
+    uint64_t bits;
+    int e;
+    double m, t, t2;
+
+    memcpy(&bits, &x, sizeof(bits));
+    e = (int)((bits >> 52) & 0x7ff) - 1023;
+    bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* m in [1, 2) */
+    memcpy(&m, &bits, sizeof(m));
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        e++;
+    }
+    t = (m - 1) / (m + 1);
+    t2 = t * t;
+    return (double)e * 0.6931471805599453 +
+           2 * t * (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7))));
+}
+
 void detect_series_default_opts(struct detect_series_opts *o)
 {
     o->warmup = DETECT_WARMUP;
     o->table_bits = DETECT_TABLE_BITS;
     o->hold = DETECT_HOLD;
+    o->grids = DETECT_GRIDS;
 }
 
 size_t detect_series_size(const struct detect_series_opts *o)
 {
-    if (o->table_bits < DETECT_TABLE_BITS_MIN || o->table_bits > DETECT_TABLE_BITS_MAX)
+    if (o->table_bits < DETECT_TABLE_BITS_MIN || o->table_bits > DETECT_TABLE_BITS_MAX ||
+        o->grids < 1 || o->grids > DETECT_GRIDS)
         return 0;
     return sizeof(struct detect_series) + ((size_t)1 << o->table_bits) * sizeof(uint32_t);
 }
@@ -103,18 +132,19 @@ bool detect_series_warming(const struct detect_series *d)
 static void symbols(const struct detect_series *d, double x, int32_t sym[DETECT_GRIDS])
 {
     double span = d->hi - d->lo, w = span / DETECT_LEVELS, t;
+    unsigned grids = d->opts.grids;
 
     if (x < d->lo - w || x > d->hi + w || !(span > 0)) {
         int32_t s = x < d->lo - w ? -1 : x > d->hi + w ? DETECT_LEVELS + 1 : 0;
 
-        for (unsigned g = 0; g < DETECT_GRIDS; g++)
+        for (unsigned g = 0; g < grids; g++)
             sym[g] = s;
         return;
     }
     x = x < d->lo ? d->lo : x > d->hi ? d->hi : x;
     t = (x - d->lo) / span * DETECT_LEVELS;
-    for (unsigned g = 0; g < DETECT_GRIDS; g++)
-        sym[g] = (int32_t)(t + (double)g / DETECT_GRIDS);
+    for (unsigned g = 0; g < grids; g++)
+        sym[g] = (int32_t)(t + (double)g / grids);
     /* slicing 0 has DETECT_LEVELS slices, x == hi in the last; the offset ones one more */
     if (sym[0] == DETECT_LEVELS)
         sym[0] = DETECT_LEVELS - 1;
@@ -153,7 +183,7 @@ static double news(double r)
 {
     if (r <= 1.0 / DETECT_RATE)
         return 1;
-    return -log(r) * (1 / MAX_SURPRISE);
+    return -fast_ln(r) * (1 / MAX_SURPRISE);
 }
 
 double detect_series_update(struct detect_series *d, double x)
@@ -175,7 +205,7 @@ double detect_series_update(struct detect_series *d, double x)
     /* index + 1 of this sample, of which entries keep the low 16 bits */
     now = (uint32_t)(d->n + 1);
     orders = d->n + 1 < DETECT_ORDER ? (uint32_t)d->n + 1 : DETECT_ORDER;
-    for (unsigned g = 0; g < DETECT_GRIDS; g++) {
+    for (unsigned g = 0; g < d->opts.grids; g++) {
         int32_t *hist = d->sym[g];
         /* a value beyond the range seen so far has no context met before */
         bool beyond = sym[g] < 0 || sym[g] > DETECT_LEVELS;
@@ -200,7 +230,7 @@ double detect_series_update(struct detect_series *d, double x)
             }
         }
     }
-    raw /= (double)(orders * DETECT_GRIDS);
+    raw /= (double)(orders * d->opts.grids);
     d->n++;
 
     if (d->n <= d->opts.warmup)

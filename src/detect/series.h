@@ -77,6 +77,9 @@ struct detect_series_opts {
                           * (offline default DETECT_TABLE_BITS) */
     uint32_t hold;       /* samples held at 0 after an alarm (offline default DETECT_HOLD; the
                           * daemon's engine, which keeps one open anomaly per incident, uses 0) */
+    uint32_t grids;      /* slicings, 1..DETECT_GRIDS (offline default DETECT_GRIDS; the
+                          * daemon's engine uses 1: half the work per sample, the same NAB
+                          * score, more alarms on noise, which its magnitude gate drops) */
 };
 
 /* One detector; opaque, its size depends on its options (detect_series_size()). */

@@ -200,6 +200,12 @@ static void test_options(void **state)
     assert_null(detect_series_new_opts(&o));
     o.table_bits = DETECT_TABLE_BITS_MAX + 1;
     assert_null(detect_series_new_opts(&o));
+    o.table_bits = 10;
+    o.grids = 0;
+    assert_null(detect_series_new_opts(&o));
+    o.grids = DETECT_GRIDS + 1;
+    assert_null(detect_series_new_opts(&o));
+    o.grids = DETECT_GRIDS;
     o.table_bits = 8;
     s8 = detect_series_size(&o);
     o.table_bits = 13;
