@@ -40,7 +40,7 @@ static void check_values(const struct config *c)
     unsigned nproc = (c->agent.process.pid > 0) + (c->agent.process.pidfile != NULL) +
                      (c->agent.process.name != NULL);
 
-    CHECK(c->monitoring.sampling_interval_ms >= 100 &&
+    CHECK(c->monitoring.sampling_interval_ms >= 50 &&
           c->monitoring.sampling_interval_ms <= 3600000);
     CHECK(c->monitoring.retention_period_days >= 1 && c->monitoring.retention_period_days <= 36500);
     CHECK(c->monitoring.ai_optimization.prediction_interval_ms >= 1000 &&
@@ -49,6 +49,17 @@ static void check_values(const struct config *c)
           c->monitoring.ai_optimization.confidence_threshold <= 1);
     CHECK((unsigned)c->monitoring.logging.level <= LOG_TRACE);
     CHECK(c->alerts.min_severity >= 1 && c->alerts.min_severity <= 5);
+    CHECK(c->detection.warmup_ticks >= 10 && c->detection.resolve_ticks >= 1 &&
+          c->detection.n_rules <= CONFIG_MAX_LIST && c->detection.disabled.n <= CONFIG_MAX_LIST);
+    for (size_t i = 0; i < c->detection.n_rules; i++) {
+        const struct config_detect_rule *r = &c->detection.rules[i];
+        /* a loaded rule is complete, its levels on the right sides, at most 8 actions */
+        CHECK(STR_OK(r->name) && STR_OK(r->series) && STR_OK(r->condition));
+        CHECK(r->severity >= 1 && r->severity <= 5 && r->actions.n <= 8);
+        CHECK(!isnan(r->trigger) && r->for_sec >= 0);
+        CHECK(isnan(r->clear) ||
+              (r->condition[0] == '>' ? r->clear <= r->trigger : r->clear >= r->trigger));
+    }
     CHECK(c->agent.process.pid >= 0 && c->agent.process.pid <= 4194304 && nproc <= 1);
     CHECK(c->agent.history_size >= 1 && c->agent.history_size <= 100000);
     CHECK(STR_OK(c->monitoring.ai_optimization.model_path) &&
