@@ -16,7 +16,8 @@
 #include "detect/trend.h"
 
 #define NONE         UINT32_MAX
-#define MAX_OPEN     64   /* open anomalies at once; more are merged into none */
+#define MAX_BUILTIN  32   /* built-in rules at most (the state arrays' size) */
+#define MAX_OPEN     64   /* open anomalies at once; more wait until some resolve */
 #define PUT_EVERY    60   /* ticks between refreshes of a lasting anomaly in the log */
 #define TABLE_BITS   10   /* context table of an online per-series detector */
 #define BASE_TICKS   100  /* ticks a baseline (TPS, finality) averages over */
@@ -270,12 +271,11 @@ struct detect_engine {
         double gate_z;
         uint32_t max_series, min_security_bits;
         bool builtin;
-        bool disabled[32]; /* by builtin index */
+        bool disabled[MAX_BUILTIN]; /* by builtin index */
     } cfg;
     struct anomaly_log *log;
     uint64_t tick; /* ticks run, the current one included */
     uint64_t now_ms;
-    double dt_sec;
 
     struct slot *slots;
     size_t nslots, slots_cap;
@@ -285,7 +285,7 @@ struct detect_engine {
     size_t npos, pos_cap, visit;
     uint32_t learned_series;
 
-    struct rule_state bstate[32];
+    struct rule_state bstate[MAX_BUILTIN];
     struct user_rule *urules;
     size_t n_urules;
 
@@ -849,31 +849,12 @@ static const struct builtin builtins[] = {
 };
 /* clang-format on */
 #define NBUILTIN (sizeof(builtins) / sizeof(builtins[0]))
-
-const char *const detect_builtin_rule_names[] = {
-    "cpu_saturation",
-    "memory_pressure",
-    "swapping",
-    "disk_nearly_full",
-    "disk_full_eta",
-    "high_temperature",
-    "packet_loss",
-    "no_p2p_peers",
-    "block_production_stalled",
-    "mempool_growth",
-    "tps_collapse",
-    "finality_regression",
-    "low_participation",
-    "gpu_memory_exhaustion",
-    "quantum_security_low",
-    "memory_leak",
-    NULL,
-};
+_Static_assert(NBUILTIN <= MAX_BUILTIN, "more built-in rules than rule states");
 
 bool detect_builtin_rule(const char *name)
 {
-    for (size_t i = 0; detect_builtin_rule_names[i]; i++)
-        if (!strcmp(detect_builtin_rule_names[i], name))
+    for (size_t i = 0; i < NBUILTIN; i++)
+        if (!strcmp(builtins[i].name, name))
             return true;
     return false;
 }
@@ -1678,7 +1659,6 @@ void detect_engine_tick(struct detect_engine *e, struct snapshot *snap)
 
     e->tick++;
     e->now_ms = snap->timestamp_ms;
-    e->dt_sec = snap->interval_sec;
     e->visit = 0;
     snapshot_flatten(snap, visit, e);
 

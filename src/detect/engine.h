@@ -54,7 +54,4 @@ void detect_engine_tick(struct detect_engine *e, struct snapshot *snap);
 /* True if name is a built-in rule (for detection.disabled_rules). */
 bool detect_builtin_rule(const char *name);
 
-/* The built-in rules' names, NULL-terminated (for messages and docs). */
-extern const char *const detect_builtin_rule_names[];
-
 #endif
