@@ -1225,6 +1225,10 @@ static double gate(struct slot *s, double gate_z)
     scale = 1.25 * s->dev;
     if (scale < 0.01 * fabs(s->mean))
         scale = 0.01 * fabs(s->mean);
+    /* a percentage is at least a point: a process idling at 0 % that shows 1 % (one
+     * scheduler tick of CPU in a second) is not far off, however steady it was */
+    if (scale < 1 && !strcmp(s->desc->unit, "percent"))
+        scale = 1;
     if (scale < 1e-9)
         scale = 1e-9;
     g = fabs(d) >= gate_z * scale ? 1 : 0;
