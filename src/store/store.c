@@ -1744,6 +1744,20 @@ static int compact_day(struct store *st, int64_t day)
     return r;
 }
 
+/* Runs one DELETE whose ?1 is a cut time. 0 or -errno. */
+static int delete_before(struct store *st, const char *sql, int64_t cut)
+{
+    sqlite3_stmt *s;
+    int rc = prep(st, sql, &s);
+
+    if (rc != SQLITE_OK)
+        return sql_errno(rc);
+    sqlite3_bind_int64(s, 1, cut);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+}
+
 static int retention(struct store *st, int64_t now_ms)
 {
     int64_t cut[3] = {now_ms - (int64_t)st->opt.raw_days * DAY_MS,
@@ -1764,37 +1778,20 @@ static int retention(struct store *st, int64_t now_ms)
             return sql_errno(rc);
     }
     /* anomalies resolved before the raw data's cut (open ones stay) */
-    rc = prep(st,
-              "DELETE FROM records WHERE kind = 'anomaly' AND ts < ? AND "
-              "json_extract(body, '$.status') = 'resolved'",
-              &s);
-    if (rc != SQLITE_OK)
-        return sql_errno(rc);
-    sqlite3_bind_int64(s, 1, cut[0]);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return sql_errno(rc);
+    r = delete_before(st,
+                      "DELETE FROM records WHERE kind = 'anomaly' AND ts < ?1 AND "
+                      "json_extract(body, '$.status') = 'resolved'",
+                      cut[0]);
     /* text changes older than the raw data, but for the one in effect at the cut */
-    rc = prep(st,
-              "DELETE FROM texts WHERE ts < ?1 AND ts < (SELECT max(u.ts) FROM "
-              "texts u WHERE u.key = texts.key AND u.ts <= ?1)",
-              &s);
-    if (rc != SQLITE_OK)
-        return sql_errno(rc);
-    sqlite3_bind_int64(s, 1, cut[0]);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return sql_errno(rc);
-    rc = prep(st, "DELETE FROM ticks WHERE ts < ?", &s);
-    if (rc != SQLITE_OK)
-        return sql_errno(rc);
-    sqlite3_bind_int64(s, 1, cut[0]);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return sql_errno(rc);
+    if (r == 0)
+        r = delete_before(st,
+                          "DELETE FROM texts WHERE ts < ?1 AND ts < (SELECT max(u.ts) FROM "
+                          "texts u WHERE u.key = texts.key AND u.ts <= ?1)",
+                          cut[0]);
+    if (r == 0)
+        r = delete_before(st, "DELETE FROM ticks WHERE ts < ?1", cut[0]);
+    if (r < 0)
+        return r;
     /* raw data is kept exactly retention_period_days, to the sample: readers
      * leave out what is older than the cut, and the block that straddles it
      * goes when all of it is older (rewriting it every minute without its

@@ -693,6 +693,69 @@ static void texts_are_kept(void **state)
     strbuf_done(&errs);
 }
 
+struct seen_anomalies {
+    size_t n;
+    char ids[4][40];
+    size_t related, actions;
+};
+
+static void seen_anomaly(void *ctx, const struct anomaly *a)
+{
+    struct seen_anomalies *sa = ctx;
+
+    if (sa->n < 4)
+        snprintf(sa->ids[sa->n], sizeof(sa->ids[0]), "%s", a->id);
+    sa->n++;
+    sa->related += a->n_related;
+    sa->actions += a->n_actions;
+}
+
+/* Anomalies saved, updated under their id, read back in order, and past the raw
+ * retention the resolved ones go while open ones stay. */
+static void anomalies_are_kept(void **state)
+{
+    const int64_t day = 86400000, t0 = 1700000000000;
+    struct store *st = open_ok(1, 2, 3);
+    struct anomaly a = {0};
+    struct seen_anomalies sa = {0};
+
+    (void)state;
+    a.anomaly_type = "cpu_saturation";
+    a.component = "cpu";
+    a.detector = "rule";
+    a.severity = 2;
+    a.related_metrics[0].key = "cpu.usage_percent";
+    a.related_metrics[0].value = 97.5;
+    a.n_related = 1;
+    a.suggested_actions[0] = "look at top";
+    a.n_actions = 1;
+    snprintf(a.id, sizeof(a.id), "old-resolved");
+    a.detected_at_ms = (uint64_t)t0;
+    a.resolved_at_ms = (uint64_t)t0 + 60000;
+    assert_int_equal(store_put_anomaly(st, &a), 0);
+    snprintf(a.id, sizeof(a.id), "old-open");
+    a.resolved_at_ms = 0;
+    assert_int_equal(store_put_anomaly(st, &a), 0);
+    a.severity = 3; /* an update: the same record */
+    assert_int_equal(store_put_anomaly(st, &a), 0);
+    snprintf(a.id, sizeof(a.id), "new");
+    a.detected_at_ms = (uint64_t)(t0 + 2 * day);
+    assert_int_equal(store_put_anomaly(st, &a), 0);
+
+    assert_int_equal(store_anomalies(st, 10, seen_anomaly, &sa), 3);
+    assert_string_equal(sa.ids[0], "old-resolved"); /* oldest first */
+    assert_string_equal(sa.ids[2], "new");
+    assert_int_equal(sa.related, 3);
+    assert_int_equal(sa.actions, 3);
+
+    assert_int_equal(store_maintain(st, t0 + 2 * day + 1000), 0);
+    memset(&sa, 0, sizeof(sa));
+    assert_int_equal(store_anomalies(st, 10, seen_anomaly, &sa), 2);
+    assert_string_equal(sa.ids[0], "old-open");
+    assert_string_equal(sa.ids[1], "new");
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +770,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(hour_larger_than_a_block, setup, teardown),
         cmocka_unit_test_setup_teardown(format1_journal_is_read, setup, teardown),
         cmocka_unit_test_setup_teardown(texts_are_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(anomalies_are_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
