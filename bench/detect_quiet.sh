@@ -107,17 +107,7 @@ curl_get() {
 sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())' "$URL$1"
 }
 
-# shellcheck disable=SC2317 # run by the traps
-cleanup() {
-    trap - EXIT INT TERM
-    [ ${#PIDS[@]} -gt 0 ] && stop_pids "${PIDS[@]}"
-    if [ "${KEEP_TMP:-0}" = 1 ]; then
-        say "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 # shellcheck disable=SC2317 # run by the trap
 interrupted() {
     warn "interrupted after $((($(date +%s%3N) - STARTED) / 1000)) s; what was raised so far:"

@@ -156,11 +156,7 @@ cleanup() {
         say "starting the system's netdata service again"
         systemctl start netdata >/dev/null 2>&1 || warn "systemctl start netdata failed"
     fi
-    if [ "${KEEP_TMP:-0}" = 1 ]; then
-        say "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
+    tmp_done
 }
 trap cleanup EXIT
 trap 'warn "interrupted"; exit 130' INT TERM

@@ -36,6 +36,23 @@ stop_pids() {
     PIDS=("${keep[@]}")
 }
 
+# tmp_done: removes $TMP, or keeps it when KEEP_TMP=1 and says so (with the caller's say).
+tmp_done() {
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        say "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+}
+
+# bench_cleanup: the EXIT trap of a benchmark that started the PIDS it lists and works in $TMP.
+# shellcheck disable=SC2317 # run by the traps
+bench_cleanup() {
+    trap - EXIT INT TERM
+    [ ${#PIDS[@]} -gt 0 ] && stop_pids "${PIDS[@]}"
+    tmp_done
+}
+
 # float arithmetic
 calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
 

@@ -114,17 +114,7 @@ nap() {
     stop_pids $!
 }
 
-# shellcheck disable=SC2317 # run by the traps
-cleanup() {
-    trap - EXIT INT TERM
-    [ ${#PIDS[@]} -gt 0 ] && stop_pids "${PIDS[@]}"
-    if [ "${KEEP_TMP:-0}" = 1 ]; then
-        say "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'warn "interrupted"; exit 130' INT TERM
 
 

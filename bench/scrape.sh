@@ -77,17 +77,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/arthamon-scrape.XXXXXX") || exit 1
 PIDS=() # everything started here, stopped by pid on exit
 
 
-# shellcheck disable=SC2317 # run by the traps
-cleanup() {
-    trap - EXIT INT TERM
-    [ ${#PIDS[@]} -gt 0 ] && stop_pids "${PIDS[@]}"
-    if [ "${KEEP_TMP:-0}" = 1 ]; then
-        say "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'warn "interrupted"; exit 130' INT TERM
 
 # a free TCP port on loopback (bound, read, released: the server binds it next)

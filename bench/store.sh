@@ -107,11 +107,7 @@ cleanup() {
     stop_cycle
     [ -n "${BG_PID:-}" ] && stop_group "$BG_PID" bg
     stop_group "" fg
-    if [ "${KEEP_TMP:-0}" = 1 ]; then
-        say "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
+    tmp_done
 }
 trap cleanup EXIT
 trap 'warn "interrupted"; exit 130' INT TERM
