@@ -24,6 +24,7 @@ int cmd_anomalies(int argc, char **argv);
 int cmd_hash_password(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
+int cmd_alerts(int argc, char **argv);
 
 #define DEFAULT_CONFIG_PATH "/etc/arthamon/arthamon.yaml"
 

@@ -1,7 +1,6 @@
 /* Commands that read a running daemon's API: status, anomalies; and
  * hash-password, which makes the hash http.auth.basic_password_hash takes. */
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/curl_dl.h"
 #include "common/parse.h"
 #include "common/strbuf.h"
 #include "serve/auth.h"
@@ -74,66 +74,24 @@ static int client_setup(struct client *cl)
     return 0;
 }
 
-/*
- * libcurl, loaded when a client command runs: the binary is also the daemon,
- * which has no use for it, and linking it would map libcurl and what it
- * pulls in (OpenSSL, Kerberos, LDAP: about 3 MiB of resident pages) into
- * every running agent.
- */
-static struct {
-    CURLcode (*global_init)(long flags);
-    void (*global_cleanup)(void);
-    CURL *(*easy_init)(void);
-    CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
-    CURLcode (*easy_perform)(CURL *h);
-    CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
-    const char *(*easy_strerror)(CURLcode rc);
-    void (*easy_cleanup)(CURL *h);
-    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
-    void (*slist_free_all)(struct curl_slist *l);
-} cu;
+static const struct curl_dl *cu;
 
-#define CURL_SONAME "libcurl.so.4"
-
+/* libcurl, loaded at run time (common/curl_dl.h says why). */
 static int curl_load(void)
 {
-    static const char *const names[] = {
-        "curl_global_init",  "curl_global_cleanup", "curl_easy_init",     "curl_easy_setopt",
-        "curl_easy_perform", "curl_easy_getinfo",   "curl_easy_strerror", "curl_easy_cleanup",
-        "curl_slist_append", "curl_slist_free_all",
-    };
-    void *lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL), *fn[10];
+    const char *why = "";
 
-    if (!lib) {
-        fprintf(stderr, "arthamon: this command needs libcurl (%s): %s\n", CURL_SONAME, dlerror());
+    if (!(cu = curl_dl_load(&why))) {
+        fprintf(stderr, "arthamon: this command needs libcurl: %s\n", why);
         return -1;
     }
-    for (size_t i = 0; i < 10; i++) {
-        if (!(fn[i] = dlsym(lib, names[i]))) {
-            fprintf(stderr, "arthamon: %s has no %s\n", CURL_SONAME, names[i]);
-            dlclose(lib);
-            return -1;
-        }
-    }
-    /* (object to function pointers: POSIX guarantees dlsym's are usable) */
-    memcpy(&cu.global_init, &fn[0], sizeof(fn[0]));
-    memcpy(&cu.global_cleanup, &fn[1], sizeof(fn[1]));
-    memcpy(&cu.easy_init, &fn[2], sizeof(fn[2]));
-    memcpy(&cu.easy_setopt, &fn[3], sizeof(fn[3]));
-    memcpy(&cu.easy_perform, &fn[4], sizeof(fn[4]));
-    memcpy(&cu.easy_getinfo, &fn[5], sizeof(fn[5]));
-    memcpy(&cu.easy_strerror, &fn[6], sizeof(fn[6]));
-    memcpy(&cu.easy_cleanup, &fn[7], sizeof(fn[7]));
-    memcpy(&cu.slist_append, &fn[8], sizeof(fn[8]));
-    memcpy(&cu.slist_free_all, &fn[9], sizeof(fn[9]));
-    cu.global_init(CURL_GLOBAL_DEFAULT);
     return 0;
 }
 
 /* GET base+path; the body into out. Returns the HTTP status, or -1 (message printed). */
 static long client_get(struct client *cl, const char *path, struct strbuf *out)
 {
-    CURL *h = cu.easy_init();
+    CURL *h = cu->easy_init();
     struct curl_slist *hdrs = NULL;
     char url[1024], auth[AUTH_MAX_SECRET + 32];
     const char *user = getenv("ARTHAMON_USER"), *pass = getenv("ARTHAMON_PASSWORD");
@@ -145,31 +103,31 @@ static long client_get(struct client *cl, const char *path, struct strbuf *out)
         return -1;
     }
     snprintf(url, sizeof(url), "%s%s", cl->url, path);
-    cu.easy_setopt(h, CURLOPT_URL, url);
-    cu.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    cu.easy_setopt(h, CURLOPT_WRITEDATA, out);
-    cu.easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    cu.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(h, CURLOPT_URL, url);
+    cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    cu->easy_setopt(h, CURLOPT_WRITEDATA, out);
+    cu->easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (cl->cacert)
-        cu.easy_setopt(h, CURLOPT_CAINFO, cl->cacert);
+        cu->easy_setopt(h, CURLOPT_CAINFO, cl->cacert);
     if (cl->token) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cl->token);
-        hdrs = cu.slist_append(hdrs, auth);
+        hdrs = cu->slist_append(hdrs, auth);
         auth_wipe(auth, sizeof(auth));
-        cu.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+        cu->easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     } else if (user && pass) {
-        cu.easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        cu.easy_setopt(h, CURLOPT_USERNAME, user);
-        cu.easy_setopt(h, CURLOPT_PASSWORD, pass);
+        cu->easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        cu->easy_setopt(h, CURLOPT_USERNAME, user);
+        cu->easy_setopt(h, CURLOPT_PASSWORD, pass);
     }
-    rc = cu.easy_perform(h);
+    rc = cu->easy_perform(h);
     if (rc != CURLE_OK)
-        fprintf(stderr, "arthamon: %s: %s\n", url, cu.easy_strerror(rc));
+        fprintf(stderr, "arthamon: %s: %s\n", url, cu->easy_strerror(rc));
     else
-        cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    cu.slist_free_all(hdrs);
-    cu.easy_cleanup(h);
+        cu->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    cu->slist_free_all(hdrs);
+    cu->easy_cleanup(h);
     return status;
 }
 
@@ -213,7 +171,6 @@ static int finish(struct client *cl, long status, struct strbuf *body, int rc_ok
     }
     strbuf_done(body);
     free(cl->file_token);
-    cu.global_cleanup();
     return rc;
 }
 

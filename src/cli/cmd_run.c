@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "alert/dispatch.h"
 #include "arthamon/arthamon.h"
 #include "cli.h"
 #include "core/monitor.h"
@@ -25,6 +26,8 @@ static char history_path[4096];
 static int64_t last_store_log;  /* when the last append error was logged, epoch seconds */
 static uint64_t store_failures; /* appends failed since that line */
 static bool store_logged;       /* an error line since the last "writing again" */
+
+static struct alert_dispatch *alerts; /* alert delivery (NULL: could not start) */
 
 static uint64_t anomaly_seq; /* the anomaly log's last change saved */
 static bool anomaly_save_failed;
@@ -91,6 +94,7 @@ static void on_tick(void *userdata, const struct snapshot *snap)
     }
     if (print_summary)
         summary_print_line(stdout, snap);
+    alert_dispatch_kick(alerts); /* the anomalies are saved: their alerts may go out */
 }
 
 /* Opens the history database in data_dir; NULL with a message on stderr when unusable. */
@@ -290,6 +294,24 @@ int cmd_run(int argc, char **argv)
             log_warn("history: cannot read the saved anomalies: %s", strerror((int)-n));
         anomaly_seq = anomaly_log_seq(monitor_anomalies(m));
     }
+    {
+        /* the outbox lives in the history database, so that pending notifications
+         * survive a restart; without one, in memory */
+        struct strbuf errs;
+        strbuf_init(&errs, 4096);
+        if (!history)
+            log_warn("alerts: no history database (storage.enabled: false): undelivered "
+                     "notifications are lost at a restart");
+        if (alert_dispatch_new(&alerts, monitor_anomalies(m), history ? history_path : NULL,
+                               &errs) < 0) {
+            log_errs(&errs, "alerts: cannot open the outbox");
+            log_error("alerts: not delivering any alert");
+            alerts = NULL;
+        } else if (alert_dispatch_configure(alerts, &cfg) < 0) {
+            log_error("alerts: cannot start the dispatcher; not delivering any alert");
+        }
+        strbuf_done(&errs);
+    }
     log_info("arthamon %s starting: node_id %s, sampling every %llu ms, config %s, data in %s",
              am_version(), cfg.agent.node_id,
              (unsigned long long)cfg.monitoring.sampling_interval_ms,
@@ -297,6 +319,8 @@ int cmd_run(int argc, char **argv)
     r = monitor_start(m);
     if (r < 0) {
         log_error("cannot start the sampler: %s", strerror(-r));
+        alert_dispatch_free(alerts);
+        alerts = NULL;
         monitor_free(m);
         close(sfd);
         config_done(&cfg);
@@ -307,11 +331,15 @@ int cmd_run(int argc, char **argv)
     http_shared_init(&http_state);
     http_state.store = history;
     http_state.statsd = statsd;
+    http_state.alerts = alerts;
     srv = serve(m, &cfg);
     if (cfg.http.enabled && !srv) {
         /* asked to serve and cannot (port taken, bad certificate): say so and stop,
          * rather than run half-blind under a supervisor that thinks all is well */
         statsd_server_stop(statsd);
+        monitor_stop(m); /* the dispatcher reads the monitor's anomaly log */
+        alert_dispatch_free(alerts);
+        alerts = NULL;
         monitor_free(m);
         close(sfd);
         config_done(&cfg);
@@ -364,6 +392,9 @@ int cmd_run(int argc, char **argv)
             config_apply_logging(&ncfg);
             apply_hook(m, &ncfg);
             monitor_reload(m, &ncfg);
+            if (alerts && alert_dispatch_configure(alerts, &ncfg) < 0)
+                log_error("reload: the alert dispatcher cannot start; no alert is delivered "
+                          "until the next successful reload");
             if (!ncfg.enabled || !ncfg.monitoring.enabled)
                 monitor_stop(m);
             else if (!monitor_running(m))
@@ -377,6 +408,9 @@ int cmd_run(int argc, char **argv)
     }
     http_server_stop(srv);
     statsd_server_stop(statsd);
+    monitor_stop(m); /* the dispatcher reads the monitor's anomaly log */
+    alert_dispatch_free(alerts);
+    alerts = NULL;
     monitor_free(m);
     store_close(history);
     history = NULL;

@@ -30,6 +30,8 @@ static const struct cli_command commands[] = {
      "one series from the history database (also while the daemon runs)", cmd_query},
     {"detect", "[--input FILE] [--output FILE]",
      "score a timestamp,value CSV with the anomaly detector (offline)", cmd_detect},
+    {"alerts", "test [-c FILE] [--channel NAME]",
+     "send a test notification through the configured alert channels", cmd_alerts},
     {"hash-password", "", "read a password, print a salted hash for http.auth", cmd_hash_password},
     {"version", "", "print the version", cmd_version},
     {"help", "", "this text", cmd_help},

@@ -156,13 +156,174 @@ static const struct key visualization_keys[] = {
     K_END,
 };
 
+/* NULL if v is an absolute http:// or https:// URL with a host (and nothing
+ * a request line or a header could be split with), else what it must be. */
+static const char *check_url_scheme(const char *v, const char *const *schemes)
+{
+    const char *host = NULL, *end;
+
+    for (const char *const *sc = schemes; *sc; sc++)
+        if (strncmp(v, *sc, strlen(*sc)) == 0)
+            host = v + strlen(*sc);
+    if (!host)
+        return NULL;
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            return "must not contain spaces or control characters";
+    end = host + strcspn(host, "/?#");
+    if (memchr(host, '@', (size_t)(end - host)))
+        host = (const char *)memchr(host, '@', (size_t)(end - host)) + 1;
+    if (host == end || *host == ':')
+        return "must name a host";
+    if (*host == '[') {
+        const char *rb = memchr(host, ']', (size_t)(end - host));
+        if (!rb)
+            return "has an unterminated [IPv6] address";
+        host = rb + 1;
+    } else {
+        host += strcspn(host, ":/?#");
+    }
+    if (host < end && *host == ':') {
+        char port[8];
+        int64_t p;
+        size_t n = (size_t)(end - host - 1);
+        if (n == 0 || n >= sizeof(port))
+            return "has an invalid port";
+        memcpy(port, host + 1, n);
+        port[n] = '\0';
+        if (parse_i64(port, &p) < 0 || p < 1 || p > 65535)
+            return "has an invalid port (1 to 65535)";
+    } else if (host != end) {
+        return "has something after the host that is not a port";
+    }
+    return "";
+}
+
+static const char *check_http_url(const char *v)
+{
+    static const char *const schemes[] = {"http://", "https://", NULL};
+    const char *why = check_url_scheme(v, schemes);
+
+    if (!why)
+        return "must be an http:// or https:// URL";
+    return *why ? why : NULL;
+}
+
+static const char *check_smtp_url(const char *v)
+{
+    static const char *const schemes[] = {"smtp://", "smtps://", NULL};
+    const char *why = check_url_scheme(v, schemes);
+
+    if (!why)
+        return "must be an smtp:// (STARTTLS on a submission port) or smtps:// (TLS) URL";
+    return *why ? why : NULL;
+}
+
+/* An e-mail address as SMTP takes it in MAIL FROM / RCPT TO: local@domain, no
+ * display name, no spaces, quotes or angle brackets. */
+static bool mailbox_ok(const char *v, size_t n)
+{
+    const char *at = memchr(v, '@', n);
+
+    if (!at || at == v || at == v + n - 1 || n > 254 ||
+        memchr(at + 1, '@', n - (size_t)(at - v) - 1))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c <= 0x20 || c >= 0x7f || strchr("<>()[]\\,;:\"", c))
+            return false;
+    }
+    return !strstr(at, "..") && at[1] != '.' && v[n - 1] != '.';
+}
+
+static const char *check_mailbox(const char *v)
+{
+    return mailbox_ok(v, strlen(v)) ? NULL : "must be an e-mail address (name@example.org)";
+}
+
+/* One address, or several separated by commas. */
+static const char *check_mailboxes(const char *v)
+{
+    size_t count = 0;
+
+    for (const char *p = v;; count++) {
+        size_t n = strcspn(p, ",");
+        const char *s = p, *e = p + n;
+        while (s < e && *s == ' ')
+            s++;
+        while (e > s && e[-1] == ' ')
+            e--;
+        if (!mailbox_ok(s, (size_t)(e - s)) || count >= 16)
+            return "must be one e-mail address (ops@example.org) or up to 16 separated by commas";
+        if (!p[n])
+            return NULL;
+        p += n + 1;
+    }
+}
+
+/* "Name: value": an HTTP field name (RFC 9110 token) and a value without
+ * control characters. */
+static const char *check_header(const char *v)
+{
+    const char *colon = strchr(v, ':');
+
+    if (!colon || colon == v)
+        return "must be 'Name: value'";
+    for (const char *c = v; c < colon; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("!#$%&'*+-.^_`|~", *c))
+            return "must be 'Name: value' with a name of letters, digits and -";
+    for (const char *c = colon + 1; *c; c++)
+        if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+            return "must be 'Name: value' without control characters";
+    return NULL;
+}
+
 static const struct key alerts_keys[] = {
     K_BOOL("enabled", alerts.enabled),
-    K_STRN("email", alerts.email),
+    {.name = "email", .type = T_STR_NULL, .offset = OFF(alerts.email), .check = check_mailboxes},
     /* often a credential in itself (a token in the path, user:password@) */
-    {.name = "webhook_url", .type = T_STR_NULL, .offset = OFF(alerts.webhook_url), .secret = true},
+    {.name = "webhook_url",
+     .type = T_STR_NULL,
+     .offset = OFF(alerts.webhook_url),
+     .secret = true,
+     .check = check_http_url},
     K_UINT("min_severity", alerts.min_severity, 1, 5),
     K_BOOL("quantum_alerts", alerts.quantum_alerts),
+    K_BOOL("console", alerts.console),
+    K_BOOL("log_file", alerts.log_file),
+    K_UINT("log_max_bytes", alerts.log_max_bytes, 4096, (double)(1ULL << 40)),
+    K_UINT("log_keep", alerts.log_keep, 1, 100),
+    {.name = "webhook_headers",
+     .type = T_STRLIST,
+     .offset = OFF(alerts.webhook_headers),
+     .secret = true,
+     .check = check_header},
+    K_SECRET("webhook_secret", alerts.webhook_secret),
+    K_STRN("webhook_secret_file", alerts.webhook_secret_file),
+    {.name = "alertmanager_url",
+     .type = T_STR_NULL,
+     .offset = OFF(alerts.alertmanager_url),
+     .check = check_http_url},
+    K_UINT("alertmanager_resend_sec", alerts.alertmanager_resend_sec, 5, 3600),
+    {.name = "smtp_url",
+     .type = T_STR_NULL,
+     .offset = OFF(alerts.smtp_url),
+     .check = check_smtp_url},
+    K_STRN("smtp_user", alerts.smtp_user),
+    K_SECRET("smtp_password", alerts.smtp_password),
+    K_STRN("smtp_password_file", alerts.smtp_password_file),
+    {.name = "smtp_from",
+     .type = T_STR_NULL,
+     .offset = OFF(alerts.smtp_from),
+     .check = check_mailbox},
+    K_BOOL("smtp_starttls", alerts.smtp_starttls),
+    K_STRN("smtp_ca_file", alerts.smtp_ca_file),
+    K_UINT("timeout_ms", alerts.timeout_ms, 100, 600000),
+    K_UINT("repeat_interval_sec", alerts.repeat_interval_sec, 0, 31536000),
+    K_UINT("hold_down_sec", alerts.hold_down_sec, 0, 86400),
+    K_UINT("storm_threshold", alerts.storm_threshold, 0, 1000),
+    K_UINT("retry_max_sec", alerts.retry_max_sec, 1, 86400),
+    K_UINT("give_up_after_sec", alerts.give_up_after_sec, 60, 31536000),
     K_END,
 };
 
@@ -718,7 +879,10 @@ static void json_keys(const struct config *cfg, const struct key *keys, struct s
             for (size_t i = 0; i < l->n; i++) {
                 if (i)
                     strbuf_putc(out, ',');
-                strbuf_json_str(out, l->v[i]);
+                if (k->secret)
+                    strbuf_puts(out, "\"<redacted>\"");
+                else
+                    strbuf_json_str(out, l->v[i]);
             }
             strbuf_putc(out, ']');
             break;
@@ -862,6 +1026,18 @@ void config_defaults(struct config *cfg)
     cfg->alerts.enabled = true;
     cfg->alerts.min_severity = 3;
     cfg->alerts.quantum_alerts = true;
+    cfg->alerts.console = true;
+    cfg->alerts.log_file = true;
+    cfg->alerts.log_max_bytes = 10 << 20;
+    cfg->alerts.log_keep = 5;
+    cfg->alerts.alertmanager_resend_sec = 60;
+    cfg->alerts.smtp_starttls = true;
+    cfg->alerts.timeout_ms = 10000;
+    cfg->alerts.repeat_interval_sec = 4 * 3600;
+    cfg->alerts.hold_down_sec = 300;
+    cfg->alerts.storm_threshold = 20;
+    cfg->alerts.retry_max_sec = 120;
+    cfg->alerts.give_up_after_sec = 86400;
     set_str(&cfg->agent.listen_address, "127.0.0.1");
     set_str(&cfg->agent.procfs_root, "/proc");
     set_str(&cfg->agent.sysfs_root, "/sys");
@@ -1468,7 +1644,10 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
         if (!s)
             return;
         if (k->check && (why = k->check(s))) {
-            report(ld, n, "'%s' %s; got '%.80s%s'", path, why, s, strlen(s) > 80 ? "..." : "");
+            if (k->secret) /* a credential is never echoed, not even a wrong one */
+                report(ld, n, "'%s' %s", path, why);
+            else
+                report(ld, n, "'%s' %s; got '%.80s%s'", path, why, s, strlen(s) > 80 ? "..." : "");
             free(s);
             return;
         }
@@ -1524,6 +1703,7 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
     case T_STRLIST: {
         struct config_strlist *l = (struct config_strlist *)slot;
         struct config_strlist nl = {0};
+        const char *why;
         size_t cnt;
         if (is_null(n)) {
             free_strings(ld->cfg, (const struct key[]){*k, K_END});
@@ -1554,6 +1734,11 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
             s = checked_string(ld, e, path);
             if (!s)
                 goto fail_list;
+            if (k->check && (why = k->check(s))) {
+                report(ld, e, "'%s' entries %s", path, why);
+                free(s);
+                goto fail_list;
+            }
             nl.v[nl.n++] = s;
         }
         free_strings(ld->cfg, (const struct key[]){*k, K_END});
@@ -1883,6 +2068,38 @@ bool config_token_ok(const char *t)
     return i == n && n <= 1024;
 }
 
+/* The alert channels' settings that only make sense together; one line per
+ * problem into errs. */
+static int check_alerts(const struct config *cfg, struct strbuf *errs)
+{
+    const char *files[][2] = {{"smtp_password_file", cfg->alerts.smtp_password_file},
+                              {"webhook_secret_file", cfg->alerts.webhook_secret_file},
+                              {"smtp_ca_file", cfg->alerts.smtp_ca_file}};
+    size_t before = errs->len;
+
+    if (cfg->alerts.email && (!cfg->alerts.smtp_url || !cfg->alerts.smtp_from))
+        strbuf_puts(errs, "alerts.email: e-mail alerts also need alerts.smtp_url and "
+                          "alerts.smtp_from\n");
+    if (cfg->alerts.smtp_password && cfg->alerts.smtp_password_file)
+        strbuf_puts(errs, "alerts: set smtp_password or smtp_password_file, not both\n");
+    if (cfg->alerts.webhook_secret && cfg->alerts.webhook_secret_file)
+        strbuf_puts(errs, "alerts: set webhook_secret or webhook_secret_file, not both\n");
+    if (!cfg->alerts.smtp_user != !(cfg->alerts.smtp_password || cfg->alerts.smtp_password_file))
+        strbuf_puts(errs, "alerts: set smtp_user together with smtp_password or "
+                          "smtp_password_file, or none of them\n");
+    if (cfg->alerts.smtp_user && cfg->alerts.smtp_url &&
+        strncmp(cfg->alerts.smtp_url, "smtp://", 7) == 0 && !cfg->alerts.smtp_starttls)
+        strbuf_puts(errs, "alerts: smtp_user over smtp:// without smtp_starttls would send the "
+                          "password in clear; use smtps:// or smtp_starttls: true\n");
+    if (cfg->alerts.webhook_secret && !*cfg->alerts.webhook_secret)
+        strbuf_puts(errs, "alerts.webhook_secret: must not be empty\n");
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        if (files[i][1] && access(files[i][1], R_OK) < 0)
+            strbuf_printf(errs, "alerts.%s: cannot read '%s': %s\n", files[i][0], files[i][1],
+                          strerror(errno));
+    return errs->len > before ? -EINVAL : 0;
+}
+
 int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs)
 {
     char buf[4096];
@@ -1925,6 +2142,8 @@ int config_resolve(struct config *cfg, bool make_dirs, struct strbuf *errs)
                           "- . _ ~ + / (then optional '=' padding), as RFC 6750 tokens are\n");
         return -EINVAL;
     }
+    if (check_alerts(cfg, errs) < 0)
+        return -EINVAL;
     if (!make_dirs)
         return 0;
     if (!dir_writable(cfg->agent.data_dir)) {

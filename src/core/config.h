@@ -93,10 +93,34 @@ struct config {
     } visualization;
     struct {
         bool enabled;
-        char *email;       /* NULL: none */
+        char *email;       /* NULL: none; recipient(s) of e-mail alerts, comma-separated */
         char *webhook_url; /* NULL: none */
         uint8_t min_severity;
         bool quantum_alerts;
+        /* extensions: the channels (src/alert/channels/) and the delivery policy */
+        bool console;           /* lines on stderr, default true */
+        bool log_file;          /* JSON Lines in <logging.output_dir>/alerts.jsonl, default true */
+        uint64_t log_max_bytes; /* rotate past this size, default 10 MiB */
+        uint32_t log_keep;      /* rotated files kept, default 5 */
+        struct config_strlist webhook_headers; /* "Name: value" (secret) */
+        char *webhook_secret;                  /* HMAC-SHA256 signing key (secret) */
+        char *webhook_secret_file;
+        char *alertmanager_url;           /* "http://host:9093": posts to /api/v2/alerts */
+        uint32_t alertmanager_resend_sec; /* open alerts re-posted this often, default 60 */
+        char *smtp_url;                   /* "smtp://host:587" or "smtps://host:465" */
+        char *smtp_user;
+        char *smtp_password; /* secret */
+        char *smtp_password_file;
+        char *smtp_from;
+        bool smtp_starttls;  /* smtp://: require STARTTLS, default true */
+        char *smtp_ca_file;  /* CA bundle for the SMTP server's certificate */
+        uint32_t timeout_ms; /* per delivery attempt on the network channels, default 10000 */
+        uint32_t
+            repeat_interval_sec;    /* an open alert is re-sent this often, default 4 h; 0 never */
+        uint32_t hold_down_sec;     /* a resolved alert firing again within it stays one */
+        uint32_t storm_threshold;   /* alerts a minute before grouping, default 20; 0 never */
+        uint32_t retry_max_sec;     /* back-off ceiling, default 120 */
+        uint32_t give_up_after_sec; /* a notification undelivered this long fails, 1 day */
     } alerts;
     struct {
         char *node_id;  /* NULL: hostname */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert/dispatch.h"
 #include "core/sampler.h"
 #include "prom.h"
 #include "report.h"
@@ -27,6 +28,7 @@ static const char *const p_text[] = {"format", NULL};
 static const char *const p_history[] = {"limit", "from", "to", NULL};
 static const char *const p_anomalies[] = {"limit", "min_severity", "format", NULL};
 static const char *const p_query[] = {"series", "from", "to", "step", "agg", NULL};
+static const char *const p_limit[] = {"limit", NULL};
 
 static const struct route routes[] = {
     {"/healthz", ROUTE_HEALTHZ, true, p_none},
@@ -37,6 +39,7 @@ static const struct route routes[] = {
     {"/api/v1/report", ROUTE_REPORT, false, p_none},
     {"/api/v1/config", ROUTE_CONFIG, false, p_none},
     {"/api/v1/query", ROUTE_QUERY, false, p_query},
+    {"/api/v1/alerts", ROUTE_ALERTS, false, p_limit},
     {"/", ROUTE_INDEX, false, p_none},
 };
 
@@ -99,6 +102,11 @@ int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
         if (httpq_get_u64(q, "min_severity", 1, 5, &v) < 0)
             return -EINVAL;
         p->min_severity = (uint8_t)v;
+        break;
+    case ROUTE_ALERTS:
+        p->limit = DEFAULT_ANOMALIES;
+        if (httpq_get_u64(q, "limit", 1, MAX_ANOMALIES, &p->limit) < 0)
+            return -EINVAL;
         break;
     case ROUTE_QUERY: {
         const char *agg = httpq_get(q, "agg");
@@ -218,6 +226,7 @@ static void do_metrics(const struct api_context *ctx, const char *accept, struct
         self.has_statsd = true;
         statsd_server_get_stats(ctx->statsd, &self.statsd);
     }
+    self.n_alerts = alert_dispatch_stats(ctx->alerts, self.alerts);
     /* a stuck sampler's last figures are not re-served as if current */
     if (snap && (double)(mono_ns() - self.stats.last_tick_mono_ns) / 1e9 > max_age(ctx->cfg)) {
         snapshot_unref(snap);
@@ -505,6 +514,18 @@ static void do_query(const struct api_context *ctx, const struct api_params *p,
     strbuf_printf(b, "],\"count\":%ld,\"tier\":\"%s\"}\n", n, tiers[tier]);
 }
 
+static void do_alerts(const struct api_context *ctx, const struct api_params *p,
+                      struct api_response *res)
+{
+    if (alert_dispatch_to_json(ctx->alerts, p->limit, &res->body) < 0) {
+        api_error(res, 500, "the alert outbox could not be read");
+        return;
+    }
+    strbuf_putc(&res->body, '\n');
+    res->status = 200;
+    res->content_type = CT_JSON;
+}
+
 static void do_index(struct api_response *res)
 {
     res->status = 200;
@@ -548,6 +569,9 @@ void api_handle(const struct api_context *ctx, const struct route *r, const stru
         break;
     case ROUTE_QUERY:
         do_query(ctx, p, res);
+        break;
+    case ROUTE_ALERTS:
+        do_alerts(ctx, p, res);
         break;
     }
 }

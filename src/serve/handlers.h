@@ -25,6 +25,7 @@ enum route_id {
     ROUTE_CONFIG,
     ROUTE_INDEX,
     ROUTE_QUERY,
+    ROUTE_ALERTS,
 };
 
 struct route {
@@ -66,12 +67,14 @@ struct api_response {
 /* What the handlers read. */
 struct store;
 struct statsd_server;
+struct alert_dispatch;
 
 struct api_context {
     struct monitor *mon;
-    struct store *store;          /* NULL: no history on disk */
-    struct statsd_server *statsd; /* NULL: no StatsD server */
-    const struct config *cfg;     /* the server's copy */
+    struct alert_dispatch *alerts; /* NULL: no alert delivery */
+    struct store *store;           /* NULL: no history on disk */
+    struct statsd_server *statsd;  /* NULL: no StatsD server */
+    const struct config *cfg;      /* the server's copy */
     const char *version;
     double start_time; /* epoch seconds */
     uint64_t requests, rejected, scrapes, auth_failures, deadline_closed;

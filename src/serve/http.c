@@ -436,6 +436,7 @@ static void serve(struct http_server *srv, struct MHD_Connection *c, const char 
     ctx.mon = srv->mon;
     ctx.store = srv->shared->store;
     ctx.statsd = srv->shared->statsd;
+    ctx.alerts = srv->shared->alerts;
     ctx.cfg = &srv->cfg;
     ctx.version = am_version();
     ctx.start_time = srv->shared->start_time;

@@ -32,12 +32,14 @@ struct http_counters {
 /* What outlives a server restart (a reload): the counters and the start time. */
 struct store;
 struct statsd_server;
+struct alert_dispatch;
 
 struct http_shared {
     struct http_counters ctr;
-    double start_time;            /* epoch seconds the agent started */
-    struct store *store;          /* the history database, or NULL */
-    struct statsd_server *statsd; /* the StatsD server, or NULL */
+    double start_time;             /* epoch seconds the agent started */
+    struct store *store;           /* the history database, or NULL */
+    struct statsd_server *statsd;  /* the StatsD server, or NULL */
+    struct alert_dispatch *alerts; /* alert delivery, or NULL */
 };
 
 void http_shared_init(struct http_shared *shared);

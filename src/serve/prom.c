@@ -1120,6 +1120,41 @@ static void put_ingest(struct writer *w, const struct prom_self *self)
     }
 }
 
+/* One family with a sample per alert channel. */
+static void put_alert_family(struct writer *w, const struct prom_self *self, const char *name,
+                             const char *type, const char *help, size_t field)
+{
+    put_header(w, name, type, help, "");
+    for (size_t i = 0; i < self->n_alerts; i++) {
+        const struct alert_channel_stats *c = &self->alerts[i];
+        struct series_label l = {"channel", c->name};
+        double v = field == 0   ? (double)c->sent
+                   : field == 1 ? (double)c->failed
+                   : field == 2 ? (double)c->pending
+                   : field == 3 ? (double)c->attempts
+                                : (double)c->errors;
+        if (field == 2 && c->pending < 0)
+            continue;
+        put_sample(w, name, NULL, &l, 1, v);
+    }
+}
+
+static void put_alerts(struct writer *w, const struct prom_self *self)
+{
+    if (!self->n_alerts)
+        return;
+    put_alert_family(w, self, "arthamon_alert_notifications_sent_total", "counter",
+                     "Notifications delivered, by channel", 0);
+    put_alert_family(w, self, "arthamon_alert_notifications_failed_total", "counter",
+                     "Notifications given up (refused, or undelivered too long), by channel", 1);
+    put_alert_family(w, self, "arthamon_alert_notifications_pending", "gauge",
+                     "Notifications waiting in the outbox, by channel", 2);
+    put_alert_family(w, self, "arthamon_alert_delivery_attempts_total", "counter",
+                     "Delivery attempts, by channel", 3);
+    put_alert_family(w, self, "arthamon_alert_delivery_errors_total", "counter",
+                     "Delivery attempts that failed, by channel", 4);
+}
+
 /* ---- collecting the snapshot's samples, grouped by family ---- */
 
 #define MAX_LABELS 4
@@ -1348,6 +1383,8 @@ int prom_render(struct strbuf *out, enum prom_format fmt, const struct snapshot 
         put_self(&w, self);
     if (self)
         put_ingest(&w, self);
+    if (self)
+        put_alerts(&w, self);
     if (snap)
         r = put_snapshot(&w, snap);
     if (r == 0 && self && self->agg)

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert/dispatch.h"
 #include "common/strbuf.h"
 #include "core/monitor.h"
 #include "core/snapshot.h"
@@ -75,6 +76,9 @@ struct prom_self {
     struct agg *agg;
     bool has_statsd;
     struct statsd_server_stats statsd;
+    /* alert delivery, per configured channel */
+    struct alert_channel_stats alerts[ALERT_DISPATCH_MAX_CHANNELS];
+    size_t n_alerts;
 };
 
 /* A snapshot with more samples than this is refused (-ENOSPC). */
