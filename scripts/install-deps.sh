@@ -12,8 +12,9 @@ pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev libmic
 # the real peers of the HTTP side: Prometheus (and promtool), a strict
 # OpenMetrics parser, curl and openssl (TLS), wrk (load); a StatsD client library
 # (python3-statsd; python3-aiodogstatsd for DogStatsD tags, histograms and
-# distributions) for the StatsD server's tests
-pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk sqlite3 python3-statsd python3-aiodogstatsd"
+# distributions) for the StatsD server's tests; the real receivers of the alert
+# channels: Alertmanager and an SMTP server (aiosmtpd)
+pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk sqlite3 python3-statsd python3-aiodogstatsd prometheus-alertmanager python3-aiosmtpd"
 # bench: the tools the benchmarks compare against (sadc, collectd, node_exporter,
 # Prometheus's TSDB, netdata's StatsD server) and the load they make (stress-ng)
 pkgs_bench="sysstat collectd-core valgrind prometheus-node-exporter curl stress-ng prometheus sqlite3 netdata iproute2"
