@@ -19,7 +19,7 @@
 #define PURGE_AFTER_MS (7LL * 86400 * 1000) /* delivered/failed rows kept a week */
 #define LOG_REPEAT_MS  (10LL * 60 * 1000)   /* a persisting error is logged again this often */
 #define BATCH          100                  /* deliveries per channel per wake-up */
-#define WAKE_MS        1000 /* the longest sleep: hold-downs and repeats are due on time */
+#define WAKE_MS        60000                /* the longest sleep without a kick */
 
 struct chan {
     const struct alert_channel_ops *ops;
@@ -28,6 +28,7 @@ struct chan {
     int64_t rest_until; /* resting after an error (also: next try to open) */
     uint32_t fails;     /* consecutive */
     int64_t next_refresh;
+    long pending;      /* in the outbox (-1: to count) */
     int64_t logged_ms; /* when its error was last logged */
     bool logged;       /* an error line since the last success */
     struct alert_channel_stats st;
@@ -201,18 +202,23 @@ static void chan_close(struct chan *c)
 /* Delivers c's due notifications, oldest first. */
 static void deliver(struct alert_dispatch *d, struct chan *c, int64_t now)
 {
-    for (int i = 0; i < BATCH && now >= c->rest_until; i++) {
+    if (c->pending < 0)
+        c->pending = outbox_pending(d->ob, c->ops->name);
+    for (int i = 0; i < BATCH && c->pending != 0 && now >= c->rest_until; i++) {
         struct outbox_item it;
         struct strbuf err;
         int r = outbox_next(d->ob, c->ops->name, &it);
 
-        if (r <= 0)
+        if (r <= 0) {
+            c->pending = r < 0 ? -1 : 0;
             return;
+        }
         if (now - it.n.created_ms > (int64_t)d->cfg.alerts.give_up_after_sec * 1000) {
             char why[160];
             snprintf(why, sizeof(why), "undelivered for more than %" PRIu32 " s",
                      d->cfg.alerts.give_up_after_sec);
             outbox_failed(d->ob, it.row, why);
+            c->pending--;
             log_error("%s: notification %s failed: %s", c->ops->name, it.n.key, why);
             pthread_mutex_lock(&d->lock);
             c->st.failed++;
@@ -236,6 +242,7 @@ static void deliver(struct alert_dispatch *d, struct chan *c, int64_t now)
                 log_error("%s: %s was delivered but cannot be marked so; it may be sent again "
                           "(same idempotency key)",
                           c->ops->name, it.n.key);
+            c->pending--;
             pthread_mutex_lock(&d->lock);
             c->st.sent++;
             pthread_mutex_unlock(&d->lock);
@@ -245,6 +252,7 @@ static void deliver(struct alert_dispatch *d, struct chan *c, int64_t now)
                 strbuf_printf(&err, "%s: delivery failed", c->ops->name);
             if (r == ALERT_PERMANENT && it.attempts + 1 >= MAX_REFUSALS) {
                 outbox_failed(d->ob, it.row, err.buf);
+                c->pending--;
                 log_error("%s: notification %s failed after %d refusals: %s", c->ops->name,
                           it.n.key, MAX_REFUSALS, err.buf);
                 pthread_mutex_lock(&d->lock);
@@ -315,8 +323,16 @@ static void policy_warn(struct alert_dispatch *d, const char *what)
 }
 
 /* The anomaly log's changes into alerts and notifications. */
+/* Notifications were added: the channels count their pending ones again. */
+static void recount(struct alert_dispatch *d)
+{
+    for (size_t i = 0; i < d->n_ch; i++)
+        d->ch[i].pending = -1;
+}
+
 static void take_anomalies(struct alert_dispatch *d, int64_t now)
 {
+    uint64_t added = d->pol.notifications;
     struct changes ch = {0};
     uint64_t seq;
     int r = 0;
@@ -345,6 +361,8 @@ static void take_anomalies(struct alert_dispatch *d, int64_t now)
         r = alert_policy_commit(&d->pol);
     else
         alert_policy_commit(&d->pol); /* a partial batch is replayed whole: decisions repeat */
+    if (d->pol.notifications != added || r < 0)
+        recount(d);
     if (r == 0) {
         d->seq = seq;
         d->reconciled = true;
@@ -357,27 +375,36 @@ static void take_anomalies(struct alert_dispatch *d, int64_t now)
     changes_done(&ch);
 }
 
-static void update_pending(struct alert_dispatch *d)
+static void publish_pending(struct alert_dispatch *d)
 {
-    for (size_t i = 0; i < d->n_ch; i++) {
-        long p = outbox_pending(d->ob, d->ch[i].ops->name);
-        pthread_mutex_lock(&d->lock);
-        d->ch[i].st.pending = p;
-        pthread_mutex_unlock(&d->lock);
-    }
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n_ch; i++)
+        d->ch[i].st.pending = d->ch[i].pending;
+    pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * Each round does only what is due: the anomaly log is looked at when it
+ * changed (the sampler kicks after each tick), the policy when a hold-down,
+ * repeat or summary may be due, a channel when it has something pending and
+ * is not resting. A quiet agent's dispatcher costs a wake-up a tick.
+ */
 static void *run(void *arg)
 {
     struct alert_dispatch *d = arg;
 
+    pthread_setname_np(pthread_self(), "am-alerts");
     for (;;) {
         int64_t now = alert_now_ms(), wake = now + WAKE_MS;
+        uint64_t added = d->pol.notifications;
         struct timespec ts;
+        int64_t wait;
 
         take_anomalies(d, now);
         if (alert_policy_tick(&d->pol, now) < 0 || alert_policy_commit(&d->pol) < 0)
             policy_warn(d, "the alerts' hold-downs and repeats");
+        if (d->pol.notifications != added)
+            recount(d);
         for (size_t i = 0; i < d->n_ch; i++) {
             deliver(d, &d->ch[i], alert_now_ms());
             refresh(d, &d->ch[i], alert_now_ms());
@@ -386,23 +413,32 @@ static void *run(void *arg)
             outbox_purge(d->ob, now - PURGE_AFTER_MS);
             d->next_purge = now + 3600 * 1000;
         }
-        update_pending(d);
+        publish_pending(d);
 
-        for (size_t i = 0; i < d->n_ch; i++)
-            if (d->ch[i].rest_until > now && d->ch[i].rest_until < wake)
-                wake = d->ch[i].rest_until;
+        /* the next moment something is due */
+        if (d->pol.next_due_ms > 0 && d->pol.next_due_ms < wake)
+            wake = d->pol.next_due_ms;
+        if (d->pol.next_due_ms == 0 || d->policy_failed)
+            wake = now + 1000;
+        for (size_t i = 0; i < d->n_ch; i++) {
+            const struct chan *c = &d->ch[i];
+            if (c->pending != 0 && c->rest_until < wake)
+                wake = c->rest_until > now ? c->rest_until : now; /* a batch more */
+            if (c->ops->refresh_sec && c->next_refresh < wake)
+                wake = c->next_refresh;
+        }
+        if (d->next_purge < wake)
+            wake = d->next_purge;
         pthread_mutex_lock(&d->lock);
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        {
-            int64_t wait = wake - alert_now_ms();
-            if (wait < 10)
-                wait = 10;
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (wait % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
+        wait = wake - alert_now_ms();
+        if (wait < 10)
+            wait = 10;
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (wait % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
         }
         while (!d->stop && !d->kicked)
             if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) == ETIMEDOUT)
@@ -488,6 +524,7 @@ int alert_dispatch_configure(struct alert_dispatch *d, const struct config *cfg)
         c->ops = alert_channels[i];
         c->st.name = c->ops->name;
         c->st.pending = -1;
+        c->pending = -1;
         names[d->n_ch++] = c->ops->name;
     }
     pthread_mutex_unlock(&d->lock);
@@ -663,7 +700,11 @@ int alert_send_test(const struct config *cfg, const char *channel, FILE *out)
         if (r == 0) {
             fprintf(out, "%s: ok\n", ops->name);
         } else {
-            fprintf(out, "%s: FAILED: %s\n", ops->name, err.buf ? err.buf : strerror(-r));
+            const char *why = err.buf ? err.buf : strerror(-r);
+            size_t len = strlen(ops->name);
+            if (!strncmp(why, ops->name, len) && !strncmp(why + len, ": ", 2))
+                why += len + 2; /* the channel's words start with its name */
+            fprintf(out, "%s: FAILED: %s\n", ops->name, why);
             failed++;
         }
         strbuf_done(&err);

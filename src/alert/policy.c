@@ -44,8 +44,10 @@ void alert_policy_done(struct alert_policy *p)
     p->storm_ring = NULL;
 }
 
+/* Every change of state goes through here: the next tick looks again. */
 static int txn(struct alert_policy *p)
 {
+    p->next_due_ms = 0;
     if (p->in_txn)
         return 0;
     if (outbox_begin(p->ob) < 0)
@@ -227,7 +229,8 @@ int alert_policy_anomaly(struct alert_policy *p, const struct anomaly *a, int64_
         if (r == 1 && st.phase == ALERT_OPEN && !strcmp(st.anomaly_id, a->id)) {
             st.phase = ALERT_RESOLVING;
             st.since_ms = a->resolved_at_ms ? (int64_t)a->resolved_at_ms : now;
-            if ((r = txn(p)) == 0)
+            /* the resolved notification carries the anomaly as it ended */
+            if ((r = take_text(&st, a)) == 0 && (r = txn(p)) == 0)
                 r = outbox_state_put(p->ob, &st);
         } else {
             r = 0;
@@ -311,6 +314,7 @@ int alert_policy_reconcile(struct alert_policy *p, const char *const *open_ids, 
 struct tick {
     struct alert_policy *p;
     int64_t now;
+    int64_t next; /* the earliest moment something not due yet will be */
     int err;
     /* the summary being written */
     struct strbuf body, details;
@@ -322,8 +326,11 @@ static int resolve_due(void *ctx, struct alert_state *st)
     struct tick *t = ctx;
     struct alert_policy *p = t->p;
 
-    if (t->now - st->since_ms < p->hold_ms)
+    if (t->now - st->since_ms < p->hold_ms) {
+        if (st->since_ms + p->hold_ms < t->next)
+            t->next = st->since_ms + p->hold_ms;
         return 0;
+    }
     st->phase = ALERT_RESOLVED;
     st->resolved_ms = st->since_ms;
     if ((t->err = txn(p)) < 0)
@@ -344,8 +351,13 @@ static int repeat_due(void *ctx, struct alert_state *st)
     struct alert_policy *p = t->p;
     char n[16];
 
-    if (!p->repeat_ms || st->summary != SUMMARY_NONE || t->now - st->notified_ms < p->repeat_ms)
+    if (!p->repeat_ms || st->summary != SUMMARY_NONE)
         return 0;
+    if (t->now - st->notified_ms < p->repeat_ms) {
+        if (st->notified_ms + p->repeat_ms < t->next)
+            t->next = st->notified_ms + p->repeat_ms;
+        return 0;
+    }
     st->repeats++;
     st->notified_ms = t->now;
     snprintf(n, sizeof(n), "%" PRIu32, st->repeats);
@@ -428,16 +440,23 @@ static int flush_summary(struct alert_policy *p, struct tick *t)
 
 int alert_policy_tick(struct alert_policy *p, int64_t now)
 {
-    struct tick t = {.p = p, .now = now};
+    struct tick t = {.p = p, .now = now, .next = INT64_MAX};
     long r;
 
+    if (p->next_due_ms && now < p->next_due_ms)
+        return 0;
     r = outbox_states(p->ob, ALERT_RESOLVING, resolve_due, &t);
     if (r < 0 || t.err < 0)
         return r < 0 ? (int)r : t.err;
     r = outbox_states(p->ob, ALERT_OPEN, repeat_due, &t);
     if (r < 0 || t.err < 0)
         return r < 0 ? (int)r : t.err;
-    if (p->summary_due_ms && now >= p->summary_due_ms)
-        return flush_summary(p, &t);
+    if (p->summary_due_ms && now >= p->summary_due_ms && (r = flush_summary(p, &t)) < 0)
+        return (int)r;
+    if (p->summary_due_ms && p->summary_due_ms < t.next)
+        t.next = p->summary_due_ms;
+    /* what this tick changed (a resolved, a repeat) reset it: look again next tick */
+    if (!p->in_txn)
+        p->next_due_ms = t.next;
     return 0;
 }

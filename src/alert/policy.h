@@ -43,6 +43,7 @@ struct alert_policy {
     int64_t *storm_ring; /* times of the latest individual firings */
     uint32_t storm_next;
     int64_t summary_due_ms; /* 0: no summary pending (as far as known) */
+    int64_t next_due_ms;    /* alert_policy_tick() has nothing to do before (0: look) */
     bool in_txn;
     uint64_t notifications; /* added to the outbox (all channels) */
 };
@@ -58,7 +59,8 @@ int alert_policy_anomaly(struct alert_policy *p, const struct anomaly *a, int64_
  * anomalies that ended while the daemon was down) start their hold-down. */
 int alert_policy_reconcile(struct alert_policy *p, const char *const *open_ids, size_t n,
                            int64_t now);
-/* Time-driven decisions: hold-downs that ended, repeats, storm summaries. */
+/* Time-driven decisions: hold-downs that ended, repeats, storm summaries.
+ * Cheap when nothing is due (p->next_due_ms says when something may be). */
 int alert_policy_tick(struct alert_policy *p, int64_t now);
 /* Ends the transaction the calls above may have opened: 0, or -EIO (rolled back). */
 int alert_policy_commit(struct alert_policy *p);

@@ -290,7 +290,7 @@ static int email_send(void *state, const struct notification *n, struct strbuf *
     if (rc == CURLE_OK)
         return 0;
     strbuf_printf(err, "email: %s", *ebuf ? ebuf : cu->easy_strerror(rc));
-    if (code)
+    if (code >= 400) /* a refusal; not the 220 before a failed TLS handshake */
         strbuf_printf(err, " (SMTP %ld)", code);
     /* a 5xx other than authentication or TLS wanted: the server refuses this message */
     if (code >= 500 && code != 530 && code != 534 && code != 535 && code != 538)
