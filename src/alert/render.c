@@ -1,4 +1,5 @@
 /* The renderings of a notification the channels share (alert.h). */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,7 +45,7 @@ void alert_time_iso(int64_t ms, char buf[32])
     size_t n;
 
     if (ms < 0 || !gmtime_r(&s, &tm)) {
-        strcpy(buf, "1970-01-01T00:00:00.000Z");
+        snprintf(buf, 32, "1970-01-01T00:00:00.000Z");
         return;
     }
     n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);

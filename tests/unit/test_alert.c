@@ -4,7 +4,7 @@
  * replay (a restart), flapping held down into one alert, repeats,
  * escalations, storms grouped into summaries, the severity and quantum
  * filters, a restart that finds an anomaly ended, and the outbox's delivery
- * bookkeeping. Also the renderings a receiver parses.
+ * bookkeeping. Also the renderings a receiver parses, and the log file's rotation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -402,6 +403,79 @@ static void renderings(void **state)
     strbuf_done(&out);
 }
 
+/* The log-file channel: one JSON line per notification, rotated past
+ * log_max_bytes into .1 ... .log_keep, the oldest dropped. */
+static void logfile_rotates(void **state)
+{
+    const struct alert_channel_ops *ops = alert_channel_find("logfile");
+    char dir[] = "/tmp/am-alertlog-XXXXXX", path[128], line[8192];
+    struct notification n = {
+        .event = ALERT_EV_FIRING,
+        .node_id = "n1",
+        .anomaly_type = "pool_high",
+        .component = "node",
+        .description = "mempool grows",
+        .details = "",
+        .body = "null",
+        .severity = 3,
+        .starts_ms = 1800000000000LL,
+        .created_ms = 1800000000000LL,
+    };
+    struct config cfg;
+    struct strbuf err;
+    void *lf = NULL;
+    unsigned lines = 0;
+
+    (void)state;
+    assert_non_null(ops);
+    assert_non_null(mkdtemp(dir));
+    config_defaults(&cfg);
+    free(cfg.monitoring.logging.output_dir);
+    cfg.monitoring.logging.output_dir = strdup(dir);
+    cfg.alerts.log_max_bytes = 4096;
+    cfg.alerts.log_keep = 2;
+    assert_true(ops->configured(&cfg));
+    strbuf_init(&err, 1024);
+    assert_int_equal(ops->open(&cfg, &lf, &err), 0);
+    for (int i = 0; i < 40; i++) { /* about 600 bytes each: 24 KiB in all */
+        char key[64], id[32];
+        snprintf(id, sizeof(id), "a%d", i);
+        snprintf(key, sizeof(key), "n1:a%d:firing", i);
+        n.alert_id = id;
+        n.key = key;
+        assert_int_equal(ops->send(lf, &n, &err), 0);
+    }
+    ops->close(lf);
+    for (int k = 0; k <= 3; k++) {
+        FILE *f;
+        struct stat st;
+        if (k)
+            snprintf(path, sizeof(path), "%s/alerts.jsonl.%d", dir, k);
+        else
+            snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
+        if (k == 3) {
+            assert_int_equal(stat(path, &st), -1); /* only log_keep rotated files */
+            break;
+        }
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_size <= 4096);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f)) {
+            assert_true(line[0] == '{' && strstr(line, "}\n") == line + strlen(line) - 2);
+            lines++;
+        }
+        fclose(f);
+        if (k == 0) /* the newest file ends with the last notification */
+            assert_non_null(strstr(line, "\"idempotency_key\":\"n1:a39:firing\""));
+        unlink(path);
+    }
+    assert_true(lines >= 12 && lines < 40);
+    rmdir(dir);
+    strbuf_done(&err);
+    config_done(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +487,7 @@ int main(void)
         cmocka_unit_test(restart_finds_it_ended),
         cmocka_unit_test(outbox_bookkeeping),
         cmocka_unit_test(renderings),
+        cmocka_unit_test(logfile_rotates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

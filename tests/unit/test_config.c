@@ -844,6 +844,84 @@ static void detection_section(void **state)
                  "'detection.disabled_rules': 'cpu_saturaton' is not a built-in rule");
 }
 
+/* The alert channels' keys: URLs, addresses and headers are checked where they
+ * are read, a secret is never echoed, and what only works together is checked
+ * by config_resolve(). */
+static void alerts_section(void **state)
+{
+    struct config c;
+    struct strbuf j;
+
+    (void)state;
+    config_defaults(&c);
+    assert_true(c.alerts.console && c.alerts.log_file && c.alerts.smtp_starttls);
+    assert_int_equal(c.alerts.hold_down_sec, 300);
+    assert_int_equal(c.alerts.repeat_interval_sec, 14400);
+    assert_int_equal(c.alerts.storm_threshold, 20);
+    config_done(&c);
+
+    assert_int_equal(load(&c, "alerts:\n"
+                              "  webhook_url: 'https://user:tok@hooks.example.org:8443/x?y=1'\n"
+                              "  webhook_headers: ['Authorization: Bearer abc', 'X-Env: prod']\n"
+                              "  webhook_secret: s3cret\n"
+                              "  alertmanager_url: 'http://[::1]:9093'\n"
+                              "  email: 'ops@example.org, oncall@example.org'\n"
+                              "  smtp_url: 'smtps://mail.example.org:465'\n"
+                              "  smtp_from: arthamon@example.org\n"
+                              "  smtp_user: arthamon\n"
+                              "  smtp_password: hunter2hunter2\n"),
+                     0);
+    assert_int_equal(c.alerts.webhook_headers.n, 2);
+    strbuf_init(&j, 1 << 20);
+    assert_int_equal(config_to_json(&c, &j), 0);
+    assert_null(strstr(j.buf, "hunter2"));
+    assert_null(strstr(j.buf, "s3cret"));
+    assert_null(strstr(j.buf, "Bearer abc"));
+    assert_null(strstr(j.buf, "tok@"));
+    strbuf_done(&j);
+    strbuf_reset(&errs);
+    assert_int_equal(config_resolve(&c, false, &errs), 0);
+    config_done(&c);
+
+    expect_error("alerts: {webhook_url: 'ftp://x/'}\n", "must be an http:// or https:// URL");
+    expect_error("alerts: {webhook_url: 'http:///path'}\n", "must name a host");
+    expect_error("alerts: {alertmanager_url: 'http://am:0'}\n", "invalid port");
+    expect_error("alerts: {alertmanager_url: 'http://am:9093x'}\n", "invalid port");
+    expect_error("alerts: {smtp_url: \"smtp://mail\\r\\nRCPT\"}\n", "smtp_url");
+    expect_error("alerts: {email: 'ops@example.org; rm'}\n", "e-mail address");
+    expect_error("alerts: {email: 'Ops <ops@example.org>'}\n", "e-mail address");
+    expect_error("alerts: {smtp_from: '@example.org'}\n", "e-mail address");
+    expect_error("alerts: {webhook_headers: [\"X-A: b\\r\\nX-Injected: 1\"]}\n", "webhook_headers");
+    expect_error("alerts: {webhook_headers: ['Bad Name: v']}\n", "letters, digits");
+    expect_error("alerts: {storm_threshold: 5000}\n", "between 0 and 1000");
+    /* a wrong secret-bearing URL is refused without being echoed */
+    expect_error("alerts: {webhook_url: 'http://tok-98765@'}\n", "webhook_url");
+    assert_null(strstr(errs.buf, "tok-98765"));
+
+    /* what only works together */
+    assert_int_equal(load(&c, "alerts: {email: ops@example.org}\n"), 0);
+    strbuf_reset(&errs);
+    assert_int_equal(config_resolve(&c, false, &errs), -EINVAL);
+    assert_non_null(strstr(errs.buf, "also need alerts.smtp_url and alerts.smtp_from"));
+    config_done(&c);
+    assert_int_equal(load(&c, "alerts: {smtp_url: 'smtp://m:25', smtp_user: u, "
+                              "smtp_password: p, smtp_starttls: false}\n"),
+                     0);
+    strbuf_reset(&errs);
+    assert_int_equal(config_resolve(&c, false, &errs), -EINVAL);
+    assert_non_null(strstr(errs.buf, "password in clear"));
+    assert_null(strstr(errs.buf, ": p,"));
+    config_done(&c);
+    assert_int_equal(load(&c, "alerts: {webhook_secret: a, webhook_secret_file: /etc/hostname, "
+                              "smtp_ca_file: /nonexistent/ca.pem}\n"),
+                     0);
+    strbuf_reset(&errs);
+    assert_int_equal(config_resolve(&c, false, &errs), -EINVAL);
+    assert_non_null(strstr(errs.buf, "not both"));
+    assert_non_null(strstr(errs.buf, "cannot read '/nonexistent/ca.pem'"));
+    config_done(&c);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -876,6 +954,7 @@ int main(void)
         cmocka_unit_test(statsd_errors),
         cmocka_unit_test(statsd_helpers),
         cmocka_unit_test(detection_section),
+        cmocka_unit_test(alerts_section),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
