@@ -49,6 +49,23 @@ static void check_values(const struct config *c)
           c->monitoring.ai_optimization.confidence_threshold <= 1);
     CHECK((unsigned)c->monitoring.logging.level <= LOG_TRACE);
     CHECK(c->alerts.min_severity >= 1 && c->alerts.min_severity <= 5);
+    /* alerts: what the channels rely on (no header or address can split a line) */
+    CHECK(c->alerts.log_max_bytes >= 4096 && c->alerts.log_keep >= 1 && c->alerts.log_keep <= 100);
+    CHECK(c->alerts.timeout_ms >= 100 && c->alerts.retry_max_sec >= 1 &&
+          c->alerts.storm_threshold <= 1000 && c->alerts.give_up_after_sec >= 60);
+    CHECK(c->alerts.webhook_headers.n <= CONFIG_MAX_LIST);
+    for (size_t i = 0; i < c->alerts.webhook_headers.n; i++)
+        CHECK(STR_OK(c->alerts.webhook_headers.v[i]) &&
+              strchr(c->alerts.webhook_headers.v[i], ':') &&
+              !strpbrk(c->alerts.webhook_headers.v[i], "\r\n"));
+    {
+        const char *const urls[] = {c->alerts.webhook_url, c->alerts.alertmanager_url,
+                                    c->alerts.smtp_url, c->alerts.email, c->alerts.smtp_from};
+        for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+            /* (the recipients' list may have blanks after its commas) */
+            CHECK(!urls[i] ||
+                  (STR_OK(urls[i]) && !strpbrk(urls[i], i == 3 ? "\r\n\t" : " \r\n\t")));
+    }
     CHECK(c->detection.warmup_ticks >= 10 && c->detection.resolve_ticks >= 1 &&
           c->detection.n_rules <= CONFIG_MAX_LIST && c->detection.disabled.n <= CONFIG_MAX_LIST);
     for (size_t i = 0; i < c->detection.n_rules; i++) {
