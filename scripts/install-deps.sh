@@ -74,16 +74,20 @@ if [ -n "$missing" ]; then
     echo "install-deps: installing$missing"
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-    # netdata is here for bench/ingest.sh, which runs its own instance: the package's
-    # service, started and enabled by the install, is stopped and disabled again
-    case " $missing " in *" netdata "*)
-        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-            if $SUDO systemctl disable --now netdata >/dev/null 2>&1; then
-                echo "install-deps: netdata's service stopped and disabled (the benchmarks run their own)"
+    # netdata (bench/ingest.sh), Alertmanager and Prometheus (the tests) are run by the
+    # tests and benchmarks themselves, on loopback and free ports: the packages'
+    # services, started and enabled by the install, are stopped and disabled again
+    # (Alertmanager's would also gossip on every interface)
+    for svc in netdata prometheus-alertmanager prometheus; do
+        case " $missing " in *" $svc "*)
+            if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+                if $SUDO systemctl disable --now "$svc" >/dev/null 2>&1; then
+                    echo "install-deps: $svc's service stopped and disabled (the tests run their own)"
+                fi
             fi
-        fi
-        ;;
-    esac
+            ;;
+        esac
+    done
 fi
 if [ -n "$fuzz_rt" ]; then
     v=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n1)
