@@ -125,17 +125,17 @@ bool detect_series_warming(const struct detect_series *d)
 }
 
 /* The symbols of x on every slicing into sym[]: the slice of [lo, hi] it falls in
- * (0 .. DETECT_LEVELS), or -1 / DETECT_LEVELS + 1 when x lies more than one slice
- * below / above it. The range is the one before x, so that a clearly new extreme is
- * a symbol of its own, while a value just past the edge (a noisy series slowly
- * widening its range) counts as the edge slice. */
+ * (0 .. DETECT_LEVELS), or -1 / DETECT_LEVELS + 1 when x lies more than
+ * DETECT_BEYOND of a slice below / above it. The range is the one before x, so that
+ * a new extreme is a symbol of its own, while a value just past the edge (a noisy
+ * series slowly widening its range) counts as the edge slice. */
 static void symbols(const struct detect_series *d, double x, int32_t sym[DETECT_GRIDS])
 {
-    double span = d->hi - d->lo, w = span / DETECT_LEVELS, t;
+    double span = d->hi - d->lo, w = span / DETECT_LEVELS, m = w * DETECT_BEYOND, t;
     unsigned grids = d->opts.grids;
 
-    if (x < d->lo - w || x > d->hi + w || !(span > 0)) {
-        int32_t s = x < d->lo - w ? -1 : x > d->hi + w ? DETECT_LEVELS + 1 : 0;
+    if (x < d->lo - m || x > d->hi + m || !(span > 0)) {
+        int32_t s = x < d->lo - m ? -1 : x > d->hi + m ? DETECT_LEVELS + 1 : 0;
 
         for (unsigned g = 0; g < grids; g++)
             sym[g] = s;

@@ -4,7 +4,7 @@
  *
  * Each value is turned into a symbol: which of DETECT_LEVELS equal slices of
  * the range seen so far it falls in, or "below" / "above" when it lies more
- * than one slice outside that range. This is done on DETECT_GRIDS slicings
+ * than DETECT_BEYOND of a slice outside that range. This is done on DETECT_GRIDS slicings
  * offset from each other by a fraction of a slice, so that a value wavering
  * across one slicing's edge is steady in the other. The detector remembers
  * which short symbol sequences ("contexts": the latest symbol alone, the latest
@@ -42,15 +42,18 @@
  * docs/detection.md, each checked against its neighbours):
  *   WARMUP  the shortest probation NAB grants a file is 150 rows; 100..200 score alike.
  *   LEVELS  6 slices (+ below, above): coarse enough that noise repeats its
- *           contexts, fine enough that a daily shape has several; 5 and 7 lose 2-3.
+ *           contexts, fine enough that a daily shape has several; 5 and 7 lose 1-4.
  *   GRIDS   2 slicings offset by half a slice: the least that steadies an edge.
- *   ORDER   4 samples of context; 3 and 5 score within 0.5.
+ *   ORDER   4 samples of context; 3 and 5 score within 0.7.
  *   MEMORY  1200 samples forgotten after: longer than a day at 5-minute samples,
- *           so that daily shapes stay known; 900 and 1500 within 1.5.
+ *           so that daily shapes stay known; 900 and 1500 within 1.
  *   RATE    1000 samples averaged: rates down to 1/1000 are told from 0, which
- *           sets the surprise scale; 500 and 2000 within 1.2.
- *   ALARM   0.3, about a quarter of the contexts new and surprising; 0.25, 0.35 within 1.2.
- *   HOLD    100 samples held after an alarm; 70 and 130 within 1.6.
+ *           sets the surprise scale; 500 and 2000 within 0.7.
+ *   ALARM   0.3, about a quarter of the contexts new and surprising; 0.25, 0.35 within 1.7.
+ *   HOLD    100 samples held after an alarm; 70 and 130 within 3.5.
+ *   BEYOND  half a slice past the range seen so far is a new extreme: the offset
+ *           between the two slicings, the finest step the detector resolves
+ *           (1 slice: 67.9; 0.25 / 0.4 / 0.6 / 0.75: 68.9 / 69.2 / 69.5 / 69.4).
  */
 #define DETECT_WARMUP 150  /* samples learned silently before the first score */
 #define DETECT_LEVELS 6    /* slices of the range seen so far */
@@ -60,6 +63,7 @@
 #define DETECT_RATE   1000 /* samples over which the usual share of new contexts is averaged */
 #define DETECT_ALARM  0.3  /* score that counts as an alarm */
 #define DETECT_HOLD   100  /* samples held at 0 after an alarm */
+#define DETECT_BEYOND 0.5  /* share of a slice past the range that makes a value out of range */
 
 /* The table of contexts met: 2^table_bits entries of 4 bytes in buckets of two.
  * A noisy series keeps up to DETECT_GRIDS * DETECT_ORDER * DETECT_MEMORY contexts
