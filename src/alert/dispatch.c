@@ -42,8 +42,9 @@ struct alert_dispatch {
     struct alert_policy pol;
     struct chan ch[ALERT_DISPATCH_MAX_CHANNELS];
     size_t n_ch;
-    uint64_t seq;    /* the anomaly log's last change acted on */
-    bool reconciled; /* the first pass after start is done */
+    uint64_t seq;          /* the anomaly log's last change acted on */
+    _Atomic uint64_t seen; /* the same, for alert_dispatch_kick() on the sampler's thread */
+    bool reconciled;       /* the first pass after start is done */
     int64_t next_purge;
     uint64_t rng;
     bool policy_failed;
@@ -365,6 +366,7 @@ static void take_anomalies(struct alert_dispatch *d, int64_t now)
         recount(d);
     if (r == 0) {
         d->seq = seq;
+        atomic_store(&d->seen, seq);
         d->reconciled = true;
         if (d->policy_failed)
             log_info("alerts: recording again");
@@ -387,7 +389,7 @@ static void publish_pending(struct alert_dispatch *d)
  * Each round does only what is due: the anomaly log is looked at when it
  * changed (the sampler kicks after each tick), the policy when a hold-down,
  * repeat or summary may be due, a channel when it has something pending and
- * is not resting. A quiet agent's dispatcher costs a wake-up a tick.
+ * is not resting. A quiet agent's dispatcher is not even woken by the ticks.
  */
 static void *run(void *arg)
 {
@@ -533,6 +535,7 @@ int alert_dispatch_configure(struct alert_dispatch *d, const struct config *cfg)
         return r;
     d->reconciled = false;
     d->seq = 0; /* replayed whole: every decision is made from the anomalies' state */
+    atomic_store(&d->seen, UINT64_MAX);
     if (!d->cfg.alerts.enabled)
         return 0;
     if ((r = -pthread_create(&d->thread, NULL, run, d)) < 0)
@@ -550,7 +553,8 @@ int alert_dispatch_configure(struct alert_dispatch *d, const struct config *cfg)
 
 void alert_dispatch_kick(struct alert_dispatch *d)
 {
-    if (!d)
+    /* a tick without a new anomaly change has nothing for the thread */
+    if (!d || anomaly_log_seq(d->log) == atomic_load(&d->seen))
         return;
     pthread_mutex_lock(&d->lock);
     d->kicked = true;
