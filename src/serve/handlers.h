@@ -62,6 +62,7 @@ struct api_response {
     struct strbuf body;
     const char *allow;       /* for 405 */
     const char *retry_after; /* for 429 */
+    bool dashboard;          /* a dashboard file: its Content-Security-Policy */
 };
 
 /* What the handlers read. */

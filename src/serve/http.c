@@ -22,6 +22,7 @@
 #include "auth.h"
 #include "core/log.h"
 #include "core/sampler.h"
+#include "assets.h"
 #include "handlers.h"
 
 #define RESPONSE_MAX   ((size_t)64 << 20) /* a history page of the largest snapshots fits */
@@ -367,6 +368,11 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (res->dashboard) /* no inline script or style, nothing from elsewhere */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; script-src 'self'; style-src 'self'; "
+                                "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+                                "base-uri 'none'; frame-ancestors 'none'; form-action 'none'");
     if (res->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, res->allow);
     if (res->retry_after)
@@ -384,6 +390,50 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
     ret = MHD_queue_response(c, res->status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/*
+ * The dashboard's files (web/, in the binary): "/" for a browser (one that
+ * accepts text/html; other clients get the list of endpoints there) and
+ * "/static/NAME". They ask for credentials as the API does, so that a browser
+ * asks its user once and sends them along with the dashboard's API calls.
+ * True when res holds the answer.
+ */
+static bool serve_asset(struct http_server *srv, struct MHD_Connection *c, const char *method,
+                        const char *path, struct api_response *res)
+{
+    static const struct route dash = {"/", ROUTE_INDEX, false, NULL};
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    const struct web_asset *a;
+    const char *type = NULL;
+
+    if (!srv->cfg.visualization.dashboard_enabled)
+        return false;
+    if (!strcmp(path, "/") && !(accept && strstr(accept, "text/html")))
+        return false;
+    if (!(a = web_asset_for_path(path, &type)))
+        return false;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        api_error(res, 405, "only GET and HEAD are served");
+        res->allow = "GET, HEAD";
+        return true;
+    }
+    switch (authorized(srv, c, &dash)) {
+    case AUTH_OK:
+        break;
+    case AUTH_BUSY:
+        api_error(res, 429, "another password is being checked; retry in a second");
+        res->retry_after = "1";
+        return true;
+    case AUTH_DENIED:
+        api_error(res, 401, "valid credentials required");
+        return true;
+    }
+    strbuf_append(&res->body, (const char *)a->data, a->len);
+    res->status = 200;
+    res->content_type = type;
+    res->dashboard = true;
+    return true;
 }
 
 static void serve(struct http_server *srv, struct MHD_Connection *c, const char *method,
@@ -406,6 +456,8 @@ static void serve(struct http_server *srv, struct MHD_Connection *c, const char 
         api_error(res, 400, q.error);
         return;
     }
+    if (serve_asset(srv, c, method, q.path, res))
+        return;
     r = route_find(q.path);
     if (!r) {
         api_error(res, 404, "no such endpoint; GET / lists them");

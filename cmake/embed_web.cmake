@@ -1,0 +1,32 @@
+# Writes OUT, a C file holding every file of WEB_DIR (flat) as a byte array and
+# the table web_assets[] (serve/assets.h) that lists them, so that the daemon
+# serves its dashboard from the binary. Run at build time:
+#   cmake -DWEB_DIR=web -DOUT=build/generated/web_assets.c -P cmake/embed_web.cmake
+file(GLOB names RELATIVE ${WEB_DIR} ${WEB_DIR}/*)
+list(SORT names)
+set(arrays "")
+set(table "")
+set(i 0)
+foreach(name ${names})
+  if(IS_DIRECTORY ${WEB_DIR}/${name})
+    continue()
+  endif()
+  if(NOT name MATCHES "^[a-z0-9][a-z0-9._-]*$")
+    message(FATAL_ERROR "web/${name}: asset names are lower-case letters, digits, '.', '_', '-'")
+  endif()
+  file(READ ${WEB_DIR}/${name} hex HEX)
+  string(LENGTH "${hex}" digits)
+  math(EXPR size "${digits} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  # 32 bytes a line
+  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){32})" "\\1\n    " bytes "${bytes}")
+  string(APPEND arrays "static const unsigned char asset_${i}[] = {\n    ${bytes}0};\n")
+  string(APPEND table "    {\"${name}\", asset_${i}, ${size}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+set(text "/* Generated from web/ by cmake/embed_web.cmake at build time: do not edit. */\n")
+string(APPEND text "#include <stddef.h>\n\n#include \"serve/assets.h\"\n\n${arrays}\n")
+string(APPEND text "const struct web_asset web_assets[] = {\n${table}    {NULL, NULL, 0},\n};\n")
+file(WRITE ${OUT}.tmp "${text}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})
+file(REMOVE ${OUT}.tmp)
