@@ -48,9 +48,10 @@ int outbox_open(struct outbox **ret, const char *path, struct strbuf *err)
         return -EIO;
     }
     /* a few pages suffice: the outbox is small and rarely read; the defaults
-     * (a 2 MB page cache and lookaside slots) would add to every agent's RSS */
+     * (a 2 MB page cache, filled 20 pages at a time, and lookaside slots) would
+     * add to every agent's RSS */
     sqlite3_db_config(ob->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 0, 0);
-    sqlite3_exec(ob->db, "PRAGMA cache_size=-128", NULL, NULL, NULL);
+    sqlite3_exec(ob->db, "PRAGMA cache_size=8", NULL, NULL, NULL);
     sqlite3_busy_timeout(ob->db, 5000);
     /* WAL beside the store's writer; a commit is on disk before it returns, so
      * that a notification marked delivered stays so across a power loss */
