@@ -13,8 +13,10 @@ pkgs_build="gcc libc6-dev make cmake pkg-config libyaml-dev libcmocka-dev libmic
 # OpenMetrics parser, curl and openssl (TLS), wrk (load); a StatsD client library
 # (python3-statsd; python3-aiodogstatsd for DogStatsD tags, histograms and
 # distributions) for the StatsD server's tests; the real receivers of the alert
-# channels: Alertmanager and an SMTP server (aiosmtpd)
-pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk sqlite3 python3-statsd python3-aiodogstatsd prometheus-alertmanager python3-aiosmtpd"
+# channels: Alertmanager and an SMTP server (aiosmtpd); tidy, which validates the HTML report;
+# chromium, nodejs and npm for the dashboard test (headless Chromium driven by
+# playwright-core from npm)
+pkgs_test="sysstat procps iproute2 nftables util-linux e2fsprogs kmod valgrind python3 ca-certificates clang prometheus python3-prometheus-client curl openssl wrk sqlite3 python3-statsd python3-aiodogstatsd prometheus-alertmanager python3-aiosmtpd tidy chromium nodejs npm"
 # bench: the tools the benchmarks compare against (sadc, collectd, node_exporter,
 # Prometheus's TSDB, netdata's StatsD server) and the load they make (stress-ng)
 pkgs_bench="sysstat collectd-core valgrind prometheus-node-exporter curl stress-ng prometheus sqlite3 netdata iproute2"

@@ -23,6 +23,7 @@ int cmd_status(int argc, char **argv);
 int cmd_anomalies(int argc, char **argv);
 int cmd_hash_password(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
 

@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
      "list the running daemon's recent anomalies", cmd_anomalies},
     {"query", "SERIES [--from W] [--to W] [--step S] [--agg A]",
      "one series from the history database (also while the daemon runs)", cmd_query},
+    {"report", "[-c FILE] [--from W] [--to W] [--format md|html] [--output FILE]",
+     "the report (also while the daemon runs)", cmd_report},
     {"detect", "[--input FILE] [--output FILE]",
      "score a timestamp,value CSV with the anomaly detector (offline)", cmd_detect},
     {"alerts", "test [-c FILE] [--channel NAME]",

@@ -778,6 +778,8 @@ static void jopen(struct jw *w, const char *key, char c)
 {
     if (key)
         jkey(w, key);
+    else if (!w->first) /* an array's second element on */
+        strbuf_putc(w->sb, ',');
     strbuf_putc(w->sb, c);
     w->first = true;
 }

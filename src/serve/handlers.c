@@ -18,6 +18,7 @@
 #define CT_JSON     "application/json"
 #define CT_TEXT     "text/plain; charset=utf-8"
 #define CT_MARKDOWN "text/markdown; charset=utf-8"
+#define CT_HTML     "text/html; charset=utf-8"
 
 #define DEFAULT_PAGE      100
 #define DEFAULT_ANOMALIES 100
@@ -29,6 +30,7 @@ static const char *const p_history[] = {"limit", "from", "to", NULL};
 static const char *const p_anomalies[] = {"limit", "min_severity", "format", NULL};
 static const char *const p_query[] = {"series", "from", "to", "step", "agg", NULL};
 static const char *const p_limit[] = {"limit", NULL};
+static const char *const p_report[] = {"format", "from", "to", NULL};
 
 static const struct route routes[] = {
     {"/healthz", ROUTE_HEALTHZ, true, p_none},
@@ -36,7 +38,7 @@ static const struct route routes[] = {
     {"/api/v1/snapshot", ROUTE_SNAPSHOT, false, p_text},
     {"/api/v1/history", ROUTE_HISTORY, false, p_history},
     {"/api/v1/anomalies", ROUTE_ANOMALIES, false, p_anomalies},
-    {"/api/v1/report", ROUTE_REPORT, false, p_none},
+    {"/api/v1/report", ROUTE_REPORT, false, p_report},
     {"/api/v1/config", ROUTE_CONFIG, false, p_none},
     {"/api/v1/query", ROUTE_QUERY, false, p_query},
     {"/api/v1/alerts", ROUTE_ALERTS, false, p_limit},
@@ -78,7 +80,7 @@ int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
     if (httpq_check_known(q, r->params) < 0)
         return -EINVAL;
     fmt = httpq_get(q, "format");
-    if (fmt) {
+    if (fmt && r->id != ROUTE_REPORT) {
         if (strcmp(fmt, "text") == 0) {
             p->text = true;
         } else if (strcmp(fmt, "json") != 0) {
@@ -102,6 +104,15 @@ int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
         if (httpq_get_u64(q, "min_severity", 1, 5, &v) < 0)
             return -EINVAL;
         p->min_severity = (uint8_t)v;
+        break;
+    case ROUTE_REPORT:
+        p->report_format = fmt ? report_format_parse(fmt) : REPORT_MARKDOWN;
+        if (p->report_format < 0) {
+            snprintf(q->error, sizeof(q->error), "format: expected md or html");
+            return -EINVAL;
+        }
+        if (parse_range(q, p) < 0)
+            return -EINVAL;
         break;
     case ROUTE_ALERTS:
         p->limit = DEFAULT_ANOMALIES;
@@ -432,12 +443,44 @@ static void do_anomalies(const struct api_context *ctx, const struct api_params 
     strbuf_putc(&res->body, '\n');
 }
 
-static void do_report(const struct api_context *ctx, struct api_response *res)
+/*
+ * The report over [from, to] (default: the last hour): the current state from
+ * the monitor, the history from the database when there is one (else from
+ * memory), the anomalies of both, the alert delivery from the outbox tables.
+ */
+static void do_report(const struct api_context *ctx, const struct api_params *p,
+                      struct api_response *res)
 {
+    struct report_source src = {.mon = ctx->mon,
+                                .store = ctx->store,
+                                .alerts = ctx->alerts,
+                                .node_id = ctx->cfg->agent.node_id};
+    double now = now_epoch();
+    double to = p->has_to ? p->to : now, from = p->has_from ? p->from : to - 3600;
+    char db[4096];
+    struct report r;
+    int rc;
+
+    if (from > to) {
+        api_error(res, 400, "from must not be later than to");
+        return;
+    }
+    if (ctx->store && ctx->cfg->agent.data_dir &&
+        snprintf(db, sizeof(db), "%s/%s", ctx->cfg->agent.data_dir, STORE_FILE) < (int)sizeof(db))
+        src.db_path = db;
+    report_init(&r, ctx->cfg->agent.node_id, (int64_t)(from * 1000), (int64_t)(to * 1000),
+                (int64_t)(now * 1000));
+    rc = report_build(&r, &src);
+    if (rc == 0)
+        rc = p->report_format == REPORT_HTML ? report_render_html(&r, &res->body)
+                                             : report_render_markdown(&r, &res->body);
+    report_done(&r);
+    if (rc < 0) {
+        api_error(res, 500, rc == -ENOSPC ? "report too large" : "out of memory");
+        return;
+    }
     res->status = 200;
-    res->content_type = CT_MARKDOWN;
-    if (report_markdown(ctx->mon, &res->body) < 0)
-        api_error(res, 500, "report too large");
+    res->content_type = p->report_format == REPORT_HTML ? CT_HTML : CT_MARKDOWN;
 }
 
 /* The server is restarted with every reload, so its copy is the effective config. */
@@ -559,7 +602,7 @@ void api_handle(const struct api_context *ctx, const struct route *r, const stru
         do_anomalies(ctx, p, res);
         break;
     case ROUTE_REPORT:
-        do_report(ctx, res);
+        do_report(ctx, p, res);
         break;
     case ROUTE_CONFIG:
         do_config(ctx, res);

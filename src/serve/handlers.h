@@ -49,6 +49,8 @@ struct api_params {
     const char *series; /* inside the httpq the params came from */
     double step;        /* seconds; 0: every sample */
     int agg;            /* enum store_agg */
+    /* /api/v1/report */
+    int report_format; /* enum report_format */
 };
 
 /* Checks q's parameters for route r; 0, or -EINVAL with q->error set. */

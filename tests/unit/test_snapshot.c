@@ -124,14 +124,17 @@ static void json_with_optional_parts(void **state)
         snapshot_map_add(s, &s->node.contract_metrics.function_calls, 1, "transfer", 42), 0);
     assert_int_equal(snapshot_map_add(s, &s->node.contract_metrics.function_calls, 1, "mint", 3),
                      0); /* grows past the hint */
-    s->n_model_inference = 1;
-    s->model_inference = mi = snapshot_alloc(s, sizeof(*mi));
+    s->n_model_inference = 2;
+    s->model_inference = mi = snapshot_alloc(s, 2 * sizeof(*mi));
     mi->model_name = "fraud";
     mi->model_type = "onnx";
     mi->avg_inference_ms = 4.25;
     mi->p95_inference_ms = mi->p99_inference_ms = mi->throughput_per_sec = ABSENT;
     mi->accelerator_util_percent = ABSENT;
     snapshot_map_add(s, &mi->layer_latencies, 2, "dense1", 0.5);
+    mi[1] = mi[0]; /* a second model: the array's elements are comma-separated */
+    mi[1].model_name = "risk";
+    mi[1].layer_latencies = (struct kv_map){0};
     snapshot_map_add(s, &s->neural_predictions, 1, "cpu_in_5m", 33.3333);
 
     j = to_json(s, &sb);
@@ -144,6 +147,7 @@ static void json_with_optional_parts(void **state)
     assert_non_null(strstr(j, "\"function_calls\":{\"transfer\":42,\"mint\":3}"));
     assert_non_null(strstr(j, "\"model_name\":\"fraud\""));
     assert_non_null(strstr(j, "\"layer_latencies\":{\"dense1\":0.5}"));
+    assert_non_null(strstr(j, "},{\"model_name\":\"risk\""));
     assert_non_null(strstr(j, "\"quantization_info\":null"));
     assert_non_null(strstr(j, "\"quantum_accelerated\":false"));
     assert_non_null(strstr(j, "\"security_level_bits\":128"));
