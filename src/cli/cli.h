@@ -6,6 +6,7 @@
 #define AM_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/config.h"
 
@@ -36,6 +37,10 @@ int cmd_alerts(int argc, char **argv);
  * *ret_path (may be NULL) receives the file actually used, or NULL for defaults.
  */
 int cli_load_config(const char *path, struct config *cfg, const char **ret_path);
+
+/* A moment on the command line (query, report): "now", "-90s", "-15m", "-2h",
+ * "-30d", or epoch seconds; into *ms (epoch milliseconds). 0 or -EINVAL. */
+int cli_parse_when(const char *s, int64_t now_ms, int64_t *ms);
 
 /* Parses "-c FILE" / "--config FILE" / "--config=FILE" at argv[*i]; true if consumed. */
 bool cli_config_opt(int argc, char **argv, int *i, const char **ret_path);

@@ -10,40 +10,6 @@
 #include "common/parse.h"
 #include "store/store.h"
 
-/* "now", "-90s", "-15m", "-2h", "-30d", or epoch seconds; into *ms. */
-static int parse_when(const char *s, int64_t now_ms, int64_t *ms)
-{
-    static const struct {
-        char unit;
-        int64_t ms;
-    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
-    char num[32];
-    size_t n = strlen(s);
-    double v;
-
-    if (strcmp(s, "now") == 0) {
-        *ms = now_ms;
-        return 0;
-    }
-    if (s[0] == '-' && n >= 3 && n < sizeof(num)) {
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-            if (s[n - 1] != units[i].unit)
-                continue;
-            memcpy(num, s + 1, n - 2);
-            num[n - 2] = '\0';
-            if (parse_double(num, &v) < 0 || v < 0 || v > 1e6)
-                return -EINVAL;
-            *ms = now_ms - (int64_t)(v * (double)units[i].ms);
-            return 0;
-        }
-        return -EINVAL;
-    }
-    if (parse_double(s, &v) < 0 || v < 0 || v > 1e11)
-        return -EINVAL;
-    *ms = (int64_t)(v * 1000);
-    return 0;
-}
-
 /* "60", "60s", "5m", "1h", "1d" (0: every sample); into *ms. */
 static int parse_step(const char *s, int64_t *ms)
 {
@@ -137,9 +103,9 @@ int cmd_query(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     agg = store_agg_parse(agg_s);
-    if (!series || parse_when(from_s, now_ms, &from) < 0 || parse_when(to_s, now_ms, &to) < 0 ||
-        parse_step(step_s, &step) < 0 || agg < 0 || (strcmp(fmt, "json") && strcmp(fmt, "csv")) ||
-        from > to) {
+    if (!series || cli_parse_when(from_s, now_ms, &from) < 0 ||
+        cli_parse_when(to_s, now_ms, &to) < 0 || parse_step(step_s, &step) < 0 || agg < 0 ||
+        (strcmp(fmt, "json") && strcmp(fmt, "csv")) || from > to) {
         fprintf(stderr,
                 "usage: arthamon query SERIES [-c FILE] [--from WHEN] [--to WHEN] [--step STEP]\n"
                 "                      [--agg avg|min|max|sum|count|last] [--format json|csv]\n"

@@ -12,40 +12,6 @@
 #include "serve/report.h"
 #include "store/store.h"
 
-/* "now", "-90s", "-15m", "-2h", "-30d", or epoch seconds; into *ms (as arthamon query). */
-static int parse_when(const char *s, int64_t now_ms, int64_t *ms)
-{
-    static const struct {
-        char unit;
-        int64_t ms;
-    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
-    char num[32];
-    size_t n = strlen(s);
-    double v;
-
-    if (strcmp(s, "now") == 0) {
-        *ms = now_ms;
-        return 0;
-    }
-    if (s[0] == '-' && n >= 3 && n < sizeof(num)) {
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-            if (s[n - 1] != units[i].unit)
-                continue;
-            memcpy(num, s + 1, n - 2);
-            num[n - 2] = '\0';
-            if (parse_double(num, &v) < 0 || v < 0 || v > 1e6)
-                return -EINVAL;
-            *ms = now_ms - (int64_t)(v * (double)units[i].ms);
-            return 0;
-        }
-        return -EINVAL;
-    }
-    if (parse_double(s, &v) < 0 || v < 0 || v > 1e11)
-        return -EINVAL;
-    *ms = (int64_t)(v * 1000);
-    return 0;
-}
-
 static int usage(void)
 {
     fprintf(stderr,
@@ -113,8 +79,8 @@ int cmd_report(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     fmt = report_format_parse(fmt_s);
-    if (parse_when(from_s, now_ms, &from) < 0 || parse_when(to_s, now_ms, &to) < 0 || fmt < 0 ||
-        from > to)
+    if (cli_parse_when(from_s, now_ms, &from) < 0 || cli_parse_when(to_s, now_ms, &to) < 0 ||
+        fmt < 0 || from > to)
         return usage();
     if (cli_load_config(path, &cfg, NULL) < 0)
         return 2;

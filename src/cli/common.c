@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/parse.h"
 
 bool cli_config_opt(int argc, char **argv, int *i, const char **ret_path)
 {
@@ -40,4 +41,37 @@ int cli_load_config(const char *path, struct config *cfg, const char **ret_path)
     if (ret_path)
         *ret_path = path;
     return r;
+}
+
+int cli_parse_when(const char *s, int64_t now_ms, int64_t *ms)
+{
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+    char num[32];
+    size_t n = strlen(s);
+    double v;
+
+    if (strcmp(s, "now") == 0) {
+        *ms = now_ms;
+        return 0;
+    }
+    if (s[0] == '-' && n >= 3 && n < sizeof(num)) {
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            if (s[n - 1] != units[i].unit)
+                continue;
+            memcpy(num, s + 1, n - 2);
+            num[n - 2] = '\0';
+            if (parse_double(num, &v) < 0 || v < 0 || v > 1e6)
+                return -EINVAL;
+            *ms = now_ms - (int64_t)(v * (double)units[i].ms);
+            return 0;
+        }
+        return -EINVAL;
+    }
+    if (parse_double(s, &v) < 0 || v < 0 || v > 1e11)
+        return -EINVAL;
+    *ms = (int64_t)(v * 1000);
+    return 0;
 }
