@@ -136,34 +136,9 @@ void alert_render_text(const struct notification *n, struct strbuf *out)
     strbuf_printf(out, "\n-- \nidempotency key %s\n", n->key);
 }
 
-static void html_text(struct strbuf *out, const char *s, size_t len)
-{
-    for (size_t i = 0; s && i < len; i++) {
-        switch (s[i]) {
-        case '<':
-            strbuf_puts(out, "&lt;");
-            break;
-        case '>':
-            strbuf_puts(out, "&gt;");
-            break;
-        case '&':
-            strbuf_puts(out, "&amp;");
-            break;
-        case '"':
-            strbuf_puts(out, "&quot;");
-            break;
-        case '\'':
-            strbuf_puts(out, "&#39;");
-            break;
-        default:
-            strbuf_putc(out, s[i]);
-        }
-    }
-}
-
 static void html_str(struct strbuf *out, const char *s)
 {
-    html_text(out, s, s ? strlen(s) : 0);
+    strbuf_html(out, s, s ? strlen(s) : 0);
 }
 
 void alert_render_html(const struct notification *n, struct strbuf *out)
@@ -203,7 +178,7 @@ void alert_render_html(const struct notification *n, struct strbuf *out)
             size_t len = strcspn(l, "\n");
             if (len) {
                 strbuf_puts(out, "<li>");
-                html_text(out, l, len);
+                strbuf_html(out, l, len);
                 strbuf_puts(out, "</li>\n");
             }
             l += len + (l[len] == '\n');

@@ -232,3 +232,32 @@ int strbuf_json_num(struct strbuf *sb, double v, int decimals)
         return -EINVAL;
     return strbuf_append(sb, tmp, strlen(tmp));
 }
+
+void strbuf_html_putc(struct strbuf *sb, char c)
+{
+    switch (c) {
+    case '&':
+        strbuf_puts(sb, "&amp;");
+        break;
+    case '<':
+        strbuf_puts(sb, "&lt;");
+        break;
+    case '>':
+        strbuf_puts(sb, "&gt;");
+        break;
+    case '"':
+        strbuf_puts(sb, "&quot;");
+        break;
+    case '\'':
+        strbuf_puts(sb, "&#39;");
+        break;
+    default:
+        strbuf_putc(sb, c);
+    }
+}
+
+void strbuf_html(struct strbuf *sb, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        strbuf_html_putc(sb, s[i]);
+}

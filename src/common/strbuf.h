@@ -39,6 +39,11 @@ int strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 
 /* Append s as a JSON string literal, quotes included; invalid UTF-8 bytes become U+FFFD. */
 int strbuf_json_str(struct strbuf *sb, const char *s);
+/* Append c, or its HTML character reference for & < > " ' (text and attribute values). */
+void strbuf_html_putc(struct strbuf *sb, char c);
+/* Append the n bytes of s, HTML-escaped as by strbuf_html_putc() (s may be NULL when n is 0). */
+void strbuf_html(struct strbuf *sb, const char *s, size_t n);
+
 /* Append a JSON number with at most `decimals` decimals (trailing zeros trimmed);
  * NaN and infinities are written as null. */
 int strbuf_json_num(struct strbuf *sb, double v, int decimals);

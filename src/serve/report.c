@@ -1153,32 +1153,9 @@ int report_render_markdown(const struct report *r, struct strbuf *out)
 
 /* ---- HTML ---- */
 
-static void html_esc(struct strbuf *out, char c)
-{
-    switch (c) {
-    case '&':
-        strbuf_puts(out, "&amp;");
-        break;
-    case '<':
-        strbuf_puts(out, "&lt;");
-        break;
-    case '>':
-        strbuf_puts(out, "&gt;");
-        break;
-    case '"':
-        strbuf_puts(out, "&quot;");
-        break;
-    case '\'':
-        strbuf_puts(out, "&#39;");
-        break;
-    default:
-        strbuf_putc(out, c);
-    }
-}
-
 static void h(struct strbuf *out, const char *s)
 {
-    put_clean(out, s, html_esc);
+    put_clean(out, s, strbuf_html_putc);
 }
 
 static const char css[] =
