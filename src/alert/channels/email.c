@@ -23,7 +23,9 @@
 struct email {
     char *url;
     char *from;
-    char *to; /* comma-separated */
+    char *to;    /* comma-separated */
+    char **rcpt; /* each recipient as "<name@domain>", split from `to` once */
+    size_t n_rcpt;
     char *user;
     char *password;
     char *ca_file;
@@ -45,6 +47,9 @@ static void email_close(void *state)
     free(e->url);
     free(e->from);
     free(e->to);
+    for (size_t i = 0; i < e->n_rcpt; i++)
+        free(e->rcpt[i]);
+    free(e->rcpt);
     free(e->user);
     alert_secret_free(e->password);
     free(e->ca_file);
@@ -92,6 +97,21 @@ static int email_open(const struct config *cfg, void **state, struct strbuf *err
     e->ca_file = dup_or_null(cfg->alerts.smtp_ca_file, &oom);
     e->starttls = cfg->alerts.smtp_starttls;
     e->timeout_ms = cfg->alerts.timeout_ms;
+    if (!oom && !(e->rcpt = calloc(strlen(e->to) / 2 + 2, sizeof(char *))))
+        oom = true;
+    for (const char *p = oom ? "" : e->to; *p && !oom;) {
+        size_t len = strcspn(p, ",");
+        const char *a = p, *end = p + len;
+        while (a < end && *a == ' ')
+            a++;
+        while (end > a && end[-1] == ' ')
+            end--;
+        if (!(e->rcpt[e->n_rcpt] = malloc((size_t)(end - a) + 3)))
+            oom = true;
+        else
+            snprintf(e->rcpt[e->n_rcpt++], (size_t)(end - a) + 3, "<%.*s>", (int)(end - a), a);
+        p += len + (p[len] == ',');
+    }
     if (oom) {
         email_close(e);
         return -ENOMEM;
@@ -170,16 +190,8 @@ static void message(const struct email *e, const struct notification *n, struct 
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
     snprintf(boundary, sizeof(boundary), "=_arthamon_%llx", (unsigned long long)n->created_ms);
     strbuf_printf(m, "Date: %s\r\nFrom: arthamon <%s>\r\nTo: ", date, e->from);
-    for (const char *p = e->to; *p;) {
-        size_t len = strcspn(p, ",");
-        const char *s = p, *end = p + len;
-        while (s < end && *s == ' ')
-            s++;
-        while (end > s && end[-1] == ' ')
-            end--;
-        strbuf_printf(m, "%s<%.*s>", p == e->to ? "" : ", ", (int)(end - s), s);
-        p += len + (p[len] == ',');
-    }
+    for (size_t i = 0; i < e->n_rcpt; i++)
+        strbuf_printf(m, "%s%s", i ? ", " : "", e->rcpt[i]);
     strbuf_puts(m, "\r\nSubject: ");
     strbuf_init(&part, 1 << 16);
     alert_render_subject(n, &part);
@@ -248,18 +260,8 @@ static int email_send(void *state, const struct notification *n, struct strbuf *
         strbuf_puts(err, "email: the message is too large");
         return ALERT_PERMANENT;
     }
-    for (const char *p = e->to; *p;) {
-        size_t len = strcspn(p, ",");
-        const char *s = p, *end = p + len;
-        char addr[300];
-        while (s < end && *s == ' ')
-            s++;
-        while (end > s && end[-1] == ' ')
-            end--;
-        snprintf(addr, sizeof(addr), "<%.*s>", (int)(end - s), s);
-        rcpt = cu->slist_append(rcpt, addr);
-        p += len + (p[len] == ',');
-    }
+    for (size_t i = 0; i < e->n_rcpt; i++)
+        rcpt = cu->slist_append(rcpt, e->rcpt[i]);
     snprintf(from, sizeof(from), "<%s>", e->from);
     u.p = m.buf;
     u.left = m.len;
