@@ -38,10 +38,21 @@ installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
 }
 
+# a package whose program is already on PATH from elsewhere (Node.js from
+# NodeSource bundles npm, and its nodejs conflicts with Debian's npm package)
+# counts as present
+provided() {
+    case "$1" in
+    nodejs) command -v node >/dev/null 2>&1 ;;
+    npm) command -v npm >/dev/null 2>&1 ;;
+    *) return 1 ;;
+    esac
+}
+
 missing=""
 for p in $want; do
     case " $missing " in *" $p "*) continue ;; esac
-    installed "$p" || missing="$missing $p"
+    installed "$p" || provided "$p" || missing="$missing $p"
 done
 
 fuzz_rt=""
