@@ -621,6 +621,26 @@
     }
   }
 
+  // ---- the node's custom series (StatsD names and C API series that map to no snapshot field)
+  async function loadCustom() {
+    const r = await getJSON('/api/v1/custom?limit=200');
+    const list = Array.isArray(r.series) ? r.series : [];
+    const tb = doc.querySelector('#custom tbody');
+    tb.textContent = '';
+    for (const c of list) {
+      const labels = c.labels && typeof c.labels === 'object' ? c.labels : {};
+      const lt = Object.keys(labels).map((k) => labels[k] === '' ? k : k + '=' + labels[k]).join(', ');
+      const tr = el('tr');
+      tr.dataset.name = String(c.name);
+      const v = fmt(num(c.value)) + (c.unit ? ' ' + c.unit : '') +
+        (typeof c.count === 'number' ? ' (mean of ' + c.count + ')' : '');
+      tr.append(el('td', 'name', c.name), el('td', 'labels', lt), el('td', null, c.kind), el('td', null, v));
+      tb.appendChild(tr);
+    }
+    doc.getElementById('custom-state').textContent = !list.length ? 'None sent by the node.'
+      : list.length + (r.truncated ? ' of ' + r.total : '') + ' series, live (the history keeps the fields above).';
+  }
+
   // ---- status line
   function status(text, bad) {
     const s = doc.getElementById('status');
@@ -646,7 +666,8 @@
     const now = Date.now();
     if (now - lastSide >= Math.max(1000, dash.intervalMs)) {
       lastSide = now;
-      await Promise.all([loadAnomalies().catch(() => {}), loadAlerts().catch(() => {})]);
+      await Promise.all([loadAnomalies().catch(() => {}), loadAlerts().catch(() => {}),
+        loadCustom().catch(() => {})]);
     }
     render();
     if (!dash.ready && dash.latest) {
@@ -702,7 +723,8 @@
       render();
     }
     doc.getElementById('node').textContent = dash.latest ? String(dash.latest.node_id) : '';
-    await Promise.all([loadRange(), loadAnomalies().catch(() => {}), loadAlerts().catch(() => {})]);
+    await Promise.all([loadRange(), loadAnomalies().catch(() => {}), loadAlerts().catch(() => {}),
+      loadCustom().catch(() => {})]);
     lastSide = Date.now();
     poll();
   }

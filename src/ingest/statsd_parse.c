@@ -13,6 +13,13 @@ static inline bool graph(unsigned char c)
     return c > 0x20 && c < 0x7f;
 }
 
+/* printable ASCII, space included (names and tags: "<img src=x>" is a name, escaped
+ * wherever it is shown; Prometheus's exposition maps it to '_' as statsd_exporter does) */
+static inline bool text(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f;
+}
+
 static inline bool digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
@@ -196,7 +203,7 @@ static int parse_tags(const char *p, const char *end, struct statsd_line *l)
         struct statsd_tag *t;
 
         for (; p < end && *p != ','; p++) {
-            if (!graph((unsigned char)*p))
+            if (!text((unsigned char)*p))
                 return -STATSD_E_BAD_TAG;
             if (*p == ':' && !colon)
                 colon = p;
@@ -342,11 +349,13 @@ int statsd_parse_line(const char *line, size_t len, struct statsd_line *ret)
 
         if (c == '|')
             break;
-        if (!graph(c) || c == '@' || c == '#')
+        if (!text(c) || c == '@' || c == '#')
             bad = true;
     }
     if (p == line)
         return -STATSD_E_EMPTY_NAME;
+    if (line[0] == ' ' || p[-1] == ' ')
+        bad = true; /* (a space inside a name is kept, around it is a client's slip) */
     if ((size_t)(p - line) > STATSD_NAME_MAX)
         return -STATSD_E_NAME_TOO_LONG;
     if (bad)

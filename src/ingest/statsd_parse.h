@@ -80,7 +80,8 @@ enum statsd_reason {
     STATSD_E_LINE_TOO_LONG = 1, /* longer than STATSD_LINE_MAX */
     STATSD_E_EMPTY_NAME,        /* nothing before the ':' */
     STATSD_E_NAME_TOO_LONG,     /* more than STATSD_NAME_MAX bytes */
-    STATSD_E_BAD_NAME,          /* a byte outside printable ASCII, or one of "@#" */
+    STATSD_E_BAD_NAME,          /* a byte outside printable ASCII, one of "@#", or a space
+                                   at either end */
     STATSD_E_NO_VALUE,          /* no ':' after the name (before any '|') */
     STATSD_E_NO_TYPE,           /* no "|<type>" after the value, or an empty one */
     STATSD_E_UNKNOWN_TYPE,      /* a type other than c g ms h d s */
@@ -88,7 +89,8 @@ enum statsd_reason {
     STATSD_E_BAD_VALUE,         /* not a finite decimal number; a bad set member */
     STATSD_E_MIXED_GAUGE,       /* a packed gauge mixing deltas and absolute values */
     STATSD_E_BAD_RATE,          /* "@" not followed by a number in (0, 1] */
-    STATSD_E_BAD_TAG,           /* an empty tag or key, or a byte outside printable ASCII */
+    STATSD_E_BAD_TAG,           /* an empty tag or key, or a byte outside printable ASCII
+                                   (space included) */
     STATSD_E_TOO_MANY_TAGS,     /* more than STATSD_MAX_TAGS */
     STATSD_E_TAG_TOO_LONG,      /* a tag of more than STATSD_TAG_MAX bytes */
     STATSD_E_BAD_CONTAINER,     /* "c:" followed by a byte outside printable ASCII */
@@ -146,15 +148,16 @@ bool statsd_next_line(const char *buf, size_t len, size_t *pos, const char **ret
  * Parses one line (without its '\n') of len bytes at line.
  *
  * The name is everything before the first ':', 1 to STATSD_NAME_MAX bytes of
- * printable ASCII other than ':' '|' '@' '#'. The value field runs to the first
+ * printable ASCII (space included, but not at either end) other than ':' '|'
+ * '@' '#'. The value field runs to the first
  * '|'; the type follows it. A number is [+-]digits[.digits][(e|E)[+-]digits]
  * (digits on at least one side of the '.'), at most STATSD_NUMBER_MAX bytes,
  * and must be finite and not underflow: "nan", "inf", hex, blanks and trailing
  * junk are rejected. Several numbers may be packed "1:2:3"; a gauge's numbers
  * are all signed (deltas) or all unsigned (absolute). A set's member is any
  * printable ASCII. Sections after the type, each at most once, in any order:
- * "@<rate>", "#<tag>,<tag>..." (each tag printable ASCII, non-empty, key
- * non-empty), "c:<container id>" (printable ASCII, may be empty),
+ * "@<rate>", "#<tag>,<tag>..." (each tag printable ASCII, space included,
+ * non-empty, key non-empty), "c:<container id>" (printable ASCII, may be empty),
  * "T<unix seconds>"; any other section starting with a letter is skipped.
  * The sample rate is reported for every type; applying it (counters only, in
  * StatsD) is the caller's business.

@@ -10,6 +10,7 @@
 
 #include "alert/dispatch.h"
 #include "core/sampler.h"
+#include "custom.h"
 #include "prom.h"
 #include "report.h"
 #include "store/store.h"
@@ -42,6 +43,7 @@ static const struct route routes[] = {
     {"/api/v1/config", ROUTE_CONFIG, false, p_none},
     {"/api/v1/query", ROUTE_QUERY, false, p_query},
     {"/api/v1/alerts", ROUTE_ALERTS, false, p_limit},
+    {"/api/v1/custom", ROUTE_CUSTOM, false, p_limit},
     {"/", ROUTE_INDEX, false, p_none},
 };
 
@@ -117,6 +119,11 @@ int api_params_parse(const struct route *r, struct httpq *q, uint32_t max_page,
     case ROUTE_ALERTS:
         p->limit = DEFAULT_ANOMALIES;
         if (httpq_get_u64(q, "limit", 1, MAX_ANOMALIES, &p->limit) < 0)
+            return -EINVAL;
+        break;
+    case ROUTE_CUSTOM:
+        p->limit = CUSTOM_DEFAULT_LIMIT;
+        if (httpq_get_u64(q, "limit", 1, AGG_DEFAULT_MAX_SERIES * 10, &p->limit) < 0)
             return -EINVAL;
         break;
     case ROUTE_QUERY: {
@@ -454,7 +461,8 @@ static void do_report(const struct api_context *ctx, const struct api_params *p,
     struct report_source src = {.mon = ctx->mon,
                                 .store = ctx->store,
                                 .alerts = ctx->alerts,
-                                .node_id = ctx->cfg->agent.node_id};
+                                .node_id = ctx->cfg->agent.node_id,
+                                .agg = agg_global()};
     double now = now_epoch();
     double to = p->has_to ? p->to : now, from = p->has_from ? p->from : to - 3600;
     char db[4096];
@@ -569,6 +577,18 @@ static void do_alerts(const struct api_context *ctx, const struct api_params *p,
     res->content_type = CT_JSON;
 }
 
+/* The node's custom series, live (the history keeps only the snapshot's fields). */
+static void do_custom(const struct api_params *p, struct api_response *res)
+{
+    if (custom_to_json(agg_global(), p->limit, &res->body) < 0) {
+        api_error(res, 500, "out of memory");
+        return;
+    }
+    strbuf_putc(&res->body, '\n');
+    res->status = 200;
+    res->content_type = CT_JSON;
+}
+
 static void do_index(struct api_response *res)
 {
     res->status = 200;
@@ -615,6 +635,9 @@ void api_handle(const struct api_context *ctx, const struct route *r, const stru
         break;
     case ROUTE_ALERTS:
         do_alerts(ctx, p, res);
+        break;
+    case ROUTE_CUSTOM:
+        do_custom(p, res);
         break;
     }
 }

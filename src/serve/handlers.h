@@ -26,6 +26,7 @@ enum route_id {
     ROUTE_INDEX,
     ROUTE_QUERY,
     ROUTE_ALERTS,
+    ROUTE_CUSTOM,
 };
 
 struct route {

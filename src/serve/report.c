@@ -11,6 +11,7 @@
 
 #include "alert/dispatch.h"
 #include "core/snapshot_fields.h"
+#include "custom.h"
 #include "store/store.h"
 
 #define MAX_ANOMALIES_READ 10000 /* from the database, newest first */
@@ -35,21 +36,26 @@ enum {
     G_CONTRACTS,
     G_MODELS,
     G_QUANTUM,
+    G_CUSTOM,
 };
 
 static const struct {
-    const char *title, *empty;
+    const char *title, *empty, *section_label;
 } group_names[REPORT_GROUPS] = {
-    {"CPU", "not measured"},
-    {"Memory", "not measured"},
-    {"Disk", "not measured"},
-    {"Network", "not measured"},
-    {"GPU", "not measured"},
-    {"Node", "not reported by the node"},
-    {"Consensus", "not reported"},
-    {"Contracts", "not reported"},
-    {"Model inference", "no model reported"},
-    {"Quantum", "not reported"},
+    {"CPU", "not measured", NULL},
+    {"Memory", "not measured", NULL},
+    {"Disk", "not measured", NULL},
+    {"Network", "not measured", NULL},
+    {"GPU", "not measured", NULL},
+    {"Node", "not reported by the node", NULL},
+    {"Consensus", "not reported", NULL},
+    {"Contracts", "not reported", NULL},
+    {"Model inference", "no model reported", "Model"},
+    {"Quantum", "not reported", NULL},
+    {"Node custom metrics",
+     "not available here: custom series are held live by the running agent, not in the "
+     "history (its report, GET /api/v1/report, lists them)",
+     NULL},
 };
 
 int report_format_parse(const char *s)
@@ -79,6 +85,7 @@ void report_init(struct report *r, const char *node_id, int64_t from_ms, int64_t
     for (size_t i = 0; i < REPORT_GROUPS; i++) {
         r->groups[i].title = group_names[i].title;
         r->groups[i].empty = group_names[i].empty;
+        r->groups[i].section_label = group_names[i].section_label;
     }
 }
 
@@ -243,6 +250,54 @@ static int current_groups(struct report *r, const struct snapshot *s)
         }
     }
     return rc ? -ENOMEM : 0;
+}
+
+/* ---- the node's custom series (live only) ---- */
+
+struct custom_rows {
+    struct report_group *g;
+    size_t total;
+    struct strbuf fig;
+    int rc;
+};
+
+static void custom_row(void *ctx, const struct agg_series_info *i)
+{
+    struct custom_rows *c = ctx;
+    struct custom_value v;
+    char val[96];
+
+    if (c->total++ >= REPORT_MAX_CUSTOM || c->rc)
+        return;
+    custom_value_of(i, &v);
+    strbuf_reset(&c->fig);
+    custom_figure(&c->fig, i);
+    fmt_num(val, sizeof(val), v.value, 6);
+    if (v.count) {
+        size_t n = strlen(val);
+        snprintf(val + n, sizeof(val) - n, " (mean of %" PRIu64 ")", v.count);
+    }
+    if (c->fig.overflow || !c->fig.buf)
+        c->rc = -ENOMEM;
+    else
+        c->rc = add_row(c->g, NULL, c->fig.buf, val, v.unit ? v.unit : v.kind);
+}
+
+static int custom_groups(struct report *r, struct agg *a)
+{
+    struct custom_rows c = {.g = &r->groups[G_CUSTOM]};
+    char more[96];
+
+    c.g->empty = "none sent by the node";
+    strbuf_init(&c.fig, AGG_KEY_MAX * 4);
+    agg_foreach(a, custom_row, &c);
+    strbuf_done(&c.fig);
+    if (c.rc == 0 && c.total > REPORT_MAX_CUSTOM) {
+        snprintf(more, sizeof(more), "%zu more series: GET /api/v1/custom",
+                 c.total - REPORT_MAX_CUSTOM);
+        c.rc = add_row(c.g, NULL, "…", more, "");
+    }
+    return c.rc ? -ENOMEM : 0;
 }
 
 int report_set_current(struct report *r, struct snapshot *snap)
@@ -789,6 +844,8 @@ int report_build(struct report *r, const struct report_source *src)
         rc = history_from_memory(r, src->mon, &kl);
     }
     key_list_done(&kl);
+    if (rc == 0 && src->agg)
+        rc = custom_groups(r, src->agg);
     if (rc < 0)
         return rc;
     if (src->mon)
@@ -997,7 +1054,8 @@ static void md_current(const struct report *r, struct strbuf *out)
             const struct report_row *row = &gr->rows[i];
             if (i == 0 || (row->section && (!sec || strcmp(sec, row->section)))) {
                 if (row->section) {
-                    strbuf_puts(out, i ? "\n#### Model: " : "#### Model: ");
+                    strbuf_printf(out, "%s#### %s: ", i ? "\n" : "",
+                                  gr->section_label ? gr->section_label : "Part");
                     md_text(out, row->section);
                     strbuf_puts(out, "\n\n");
                 }
@@ -1217,7 +1275,7 @@ static void html_current(const struct report *r, struct strbuf *out)
                 if (open)
                     strbuf_puts(out, "</tbody></table>\n");
                 if (row->section) {
-                    strbuf_puts(out, "<h4>Model: ");
+                    strbuf_printf(out, "<h4>%s: ", gr->section_label ? gr->section_label : "Part");
                     h(out, row->section);
                     strbuf_puts(out, "</h4>\n");
                 }

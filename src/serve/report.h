@@ -8,7 +8,8 @@
  * everything it shows, so rendering needs no lock and no source.
  *
  * Sections, the same in both renderings: title (node id, range, generation
- * time); Current System State (every metric group of the latest snapshot);
+ * time); Current System State (every metric group of the latest snapshot, and
+ * the node's custom series when the source is the running agent);
  * History Summary (min, mean, p95, max and trend of every gauge over the
  * range); Top Anomalies; Alert Delivery; Predictions. docs/report.md says how
  * each figure is computed. Every string that comes from data (label values,
@@ -33,6 +34,7 @@
 #define REPORT_MAX_POINTS    500 /* per series and range: the step is chosen to give at most this */
 #define REPORT_MAX_STATS     4096 /* series summarised */
 #define REPORT_MAX_CHANNELS  16
+#define REPORT_MAX_CUSTOM    200 /* custom series listed (the rest: GET /api/v1/custom) */
 
 enum report_format { REPORT_MARKDOWN, REPORT_HTML };
 
@@ -50,12 +52,13 @@ struct report_row {
 /* One metric group of the current state. */
 struct report_group {
     const char *title; /* static: "CPU", "Memory", ... */
-    const char *empty; /* static: what to say when it has no row ("not measured") */
+    const char *empty; /* static: what to say when it has no row ("not measured"); starts 'n' */
+    const char *section_label; /* static: what a row's section is ("Model"); NULL: none */
     struct report_row *rows;
     size_t n_rows, cap_rows;
 };
 
-#define REPORT_GROUPS 10
+#define REPORT_GROUPS 11
 
 /* The summary of one series over the range. */
 struct report_stat {
@@ -94,6 +97,7 @@ struct report {
 /* Where a report's data comes from; every member may be NULL. */
 struct store;
 struct alert_dispatch;
+struct agg;
 
 struct report_source {
     struct monitor *mon;           /* live: current snapshot, anomaly log, in-memory history */
@@ -101,6 +105,7 @@ struct report_source {
     struct alert_dispatch *alerts; /* live delivery counters (when there is no database) */
     const char *db_path;           /* the database file, for the alert outbox tables */
     const char *node_id;           /* the configured one */
+    struct agg *agg;               /* live: the node's custom series (the daemon's aggregates) */
 };
 
 /* An empty report for [from_ms, to_ms] (node_id copied; may be NULL). */

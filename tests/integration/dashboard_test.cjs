@@ -11,6 +11,7 @@ const { chromium } = require('playwright-core');
 const [mode, url, artifacts] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const XSS_FUNCTION = '<img/src=x/onerror=alert(1)>';
+const XSS_METRIC = '<img src=x onerror=alert(1)>';
 const ANOMALY_DESC = 'mempool <b>too</b> big <img src=x onerror=alert(2)>';
 // charts the feed fills (the host ones — GPU, quantum, P2P, temperature — may say "not measured")
 const REQUIRED = ['cpu', 'cpu-cores', 'memory', 'disk-io', 'disk-usage', 'net-io', 'node-tps', 'node-validation',
@@ -108,6 +109,17 @@ async function check() {
     const calls = all.find((c) => c.chart === 'contract-calls');
     if (!calls || !calls.legend.includes(XSS_FUNCTION)) fail('the function ' + XSS_FUNCTION + ' is not in the calls legend');
     else ok('the function ' + XSS_FUNCTION + ' is shown as text');
+
+    // the custom metric and its tags, named like HTML elements, are table text
+    const csel = '#custom tbody tr';
+    await page.waitForSelector(csel, { timeout: 10000 });
+    const rows = await page.$$eval(csel, (trs) => trs.map((tr) => ({
+      name: tr.querySelector('.name').textContent, labels: tr.querySelector('.labels').textContent,
+      elements: tr.querySelectorAll('img, b, script').length })));
+    const crow = rows.find((x) => x.name === XSS_METRIC);
+    if (!crow) fail('the custom metric ' + XSS_METRIC + ' is not listed: ' + JSON.stringify(rows));
+    else if (crow.labels !== XSS_METRIC + ', env=' + XSS_METRIC || crow.elements) fail('its tags read ' + JSON.stringify(crow));
+    else ok('the custom metric ' + XSS_METRIC + ' and its tags are shown as text (' + rows.length + ' custom series)');
 
     // the anomaly, in the timeline and the list, its description as text
     const sel = '#anomaly-list > li[data-type="pool_high"]';

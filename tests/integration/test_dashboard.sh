@@ -60,6 +60,7 @@ import random, socket, sys, time
 port = int(sys.argv[1])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 xss = "<img/src=x/onerror=alert(1)>"
+evil = "<img src=x onerror=alert(1)>"
 i = 0
 while True:
     i += 1
@@ -84,6 +85,7 @@ while True:
         "inference.accelerator_util:%.1f|g|#model:ranker" % r(30, 70),
         "gc.pause:%.3f|ms" % r(1, 10),
         "%s:%d|g|#%s" % (xss, random.randint(1, 9), xss),
+        "%s:%d|g|#%s,env:%s" % (evil, random.randint(1, 9), evil, evil),
     ]
     s.sendto("\n".join(lines).encode(), ("127.0.0.1", port))
     time.sleep(0.25)

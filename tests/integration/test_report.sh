@@ -3,9 +3,8 @@
 # with a detection rule on the mempool (pool_high: over 100, severity 4, a
 # description with HTML in it); a feeder sends its StatsD port, for FEED_S seconds,
 # the mempool (500: the rule fires), transactions, finality, contract calls of a
-# function and inferences of a model named <img/src=x/onerror=alert(1)> (tags take
-# no space), and a custom metric named <img src=x onerror=alert(1)> (dropped as
-# malformed by the StatsD server: names take no space either). Then, while the
+# function and inferences of a model named <img/src=x/onerror=alert(1)>, and a
+# custom metric named <img src=x onerror=alert(1)> with that tag. Then, while the
 # daemon runs:
 #   - `arthamon report --format md` is parsed: every section heading, every metric
 #     group, real numbers in the current state and in the history summary (min <=
@@ -15,7 +14,8 @@
 #     HTML5 by Debian's tidy (`tidy -q -e`: no error; skipped without tidy), and
 #     rendered by headless Chromium with every section title (skipped without it);
 #   - GET /api/v1/report?format=html and ?format=md: the content types, the same
-#     sections; ?format=pdf is refused with 400.
+#     sections, the custom metric and its tag as text (only the running agent holds
+#     custom series: the command's report says so); ?format=pdf is refused with 400.
 # About 20 s. Exit 0 pass, 1 fail.
 set -u
 # shellcheck source=lib.sh
@@ -45,14 +45,14 @@ import socket, sys, time
 
 port, secs = int(sys.argv[1]), float(sys.argv[2])
 evil = "<img src=x onerror=alert(1)>"
-tagged = "<img/src=x/onerror=alert(1)>"  # tags take no space
+tagged = "<img/src=x/onerror=alert(1)>"
 lines = [
     "node.mempool.size:500|g",
     "node.tx:20|c",
     "consensus.finality:1200|ms",
     f"contract.exec:3|ms|#function:{tagged}",
     f"inference.latency:5|ms|#model:{tagged},type:cnn",
-    f"{evil}:1|c",
+    f"{evil}:1|c|#{evil}",
 ]
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 end = time.monotonic() + secs
@@ -78,7 +78,7 @@ bad = []
 sections = ["# Performance Monitoring Report", "## Current System State", "## History Summary",
             "## Top Anomalies", "## Alert Delivery", "## Predictions"]
 groups = ["CPU", "Memory", "Disk", "Network", "GPU", "Node", "Consensus", "Contracts",
-          "Model inference", "Quantum"]
+          "Model inference", "Quantum", "Node custom metrics"]
 lines = md.splitlines()
 for s in sections + ["### " + g for g in groups]:
     if s not in lines:
@@ -152,6 +152,8 @@ if "- Description: mempool \\<b\\>too\\</b\\> big" not in lines:
     bad.append("the description is not there, or not escaped")
 if "- drain it" not in lines:
     bad.append("no suggested action 'drain it'")
+if not any(l.startswith("Not available here: custom series are held live") for l in lines):
+    bad.append("the command's report does not say where the custom series are")
 # HTML from the data only inside code spans in the Markdown
 evil = "<img/src=x/onerror=alert(1)>"
 if evil not in md:
@@ -221,6 +223,12 @@ for fmt, ctype, mark in (("html", "text/html; charset=utf-8", "<h2 id=\"anomalie
             sys.exit(f"FAIL: format={fmt}: {want!r} missing")
     if fmt == "html" and ("<img" in body or "<b>" in body):
         sys.exit("FAIL: a raw tag from the data in /api/v1/report?format=html")
+    # the custom metric and its tag, as text
+    fig = "<img src=x onerror=alert(1)>{<img src=x onerror=alert(1)>}"
+    want = ("<code>" + fig.replace("<", "&lt;").replace(">", "&gt;") + "</code>" if fmt == "html"
+            else "`" + fig + "`")
+    if want not in body:
+        sys.exit(f"FAIL: format={fmt}: the custom metric {want!r} is missing")
 try:
     urllib.request.urlopen(f"{url}/api/v1/report?format=pdf", timeout=10)
     sys.exit("FAIL: format=pdf accepted")

@@ -107,7 +107,7 @@ async def dog():
 
 asyncio.run(dog())
 raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-raw.sendto(b"bad line:1|c\nnovalue|c\napp.good:1|c\n:1|c\napp.x:abc|g\napp.y:1|zz\n", ("127.0.0.1", port))
+raw.sendto(b"bad@line:1|c\nnovalue|c\napp.good:1|c\n:1|c\napp.x:abc|g\napp.y:1|zz\n", ("127.0.0.1", port))
 sent_at = time.time()
 
 # the interval that holds the burst, and the next, are folded 2 s apart

@@ -212,7 +212,13 @@ static void tags(void **state)
     REJECT("t:1|c|#a,", STATSD_E_BAD_TAG);
     REJECT("t:1|c|#,a", STATSD_E_BAD_TAG);
     REJECT("t:1|c|#:v", STATSD_E_BAD_TAG);
-    REJECT("t:1|c|#a b", STATSD_E_BAD_TAG);
+    /* a space inside a tag is kept: the tag is text wherever it is shown */
+    assert_int_equal(parse("t:1|c|#<img src=x onerror=alert(1)>,k:a b"), 0);
+    assert_int_equal(m.n_tags, 2);
+    assert_span(m.tags[0].key, m.tags[0].key_len, "<img src=x onerror=alert(1)>");
+    assert_int_equal(m.tags[0].val_len, 0);
+    assert_span(m.tags[1].val, m.tags[1].val_len, "a b");
+    REJECT("t:1|c|#a\tb", STATSD_E_BAD_TAG);
     REJECT("t:1|c|#a:\x01", STATSD_E_BAD_TAG);
     REJECT("t:1|c|#city:z\xc3\xbcrich", STATSD_E_BAD_TAG);
     REJECT("t:1|c|#a|#b", STATSD_E_DUP_SECTION);
@@ -455,8 +461,13 @@ static void names(void **state)
 
     REJECT(":1|c", STATSD_E_EMPTY_NAME);
     REJECT("|c", STATSD_E_EMPTY_NAME);
-    REJECT("a b:1|c", STATSD_E_BAD_NAME);
+    assert_int_equal(parse("a b:1|c"), 0);
+    assert_span(m.name, m.name_len, "a b");
+    assert_int_equal(parse("<img src=x onerror=alert(1)>:1|g"), 0);
+    assert_span(m.name, m.name_len, "<img src=x onerror=alert(1)>");
     REJECT(" a:1|c", STATSD_E_BAD_NAME);
+    REJECT("a :1|c", STATSD_E_BAD_NAME);
+    REJECT(" :1|c", STATSD_E_BAD_NAME);
     REJECT("a\t:1|c", STATSD_E_BAD_NAME);
     REJECT("a@b:1|c", STATSD_E_BAD_NAME);
     REJECT("a#b:1|c", STATSD_E_BAD_NAME);
@@ -515,7 +526,7 @@ static void datagrams(void **state)
 {
     static const char dg[] = "\na:1|c\n\r\nb:2|g\r\nbad line\n\nc:3|ms|#k:v\r\n\n";
     const char *want[] = {"a:1|c", "b:2|g", "bad line", "c:3|ms|#k:v"};
-    const int rc[] = {0, 0, -STATSD_E_BAD_NAME, 0};
+    const int rc[] = {0, 0, -STATSD_E_NO_VALUE, 0};
     size_t pos = 0, len, n = 0;
     const char *line;
 
