@@ -69,6 +69,14 @@
   function findModel(s, name, type) {
     return models(s).find((m) => m && m.model_name === name && m.model_type === type) || null;
   }
+  // the per-device list: the store names a device's series by index, name and UUID
+  function gpus(s) { return (s && Array.isArray(s.gpus)) ? s.gpus.filter((g) => g && typeof g.index === 'number') : []; }
+  function perGpu(key) {
+    return (s) => gpus(s).map((g) => ({
+      series: 'gpus.' + key + '{gpu=' + g.index + ',name=' + lv(g.name || '') + ',uuid=' + lv(g.uuid || '') + '}',
+      label: 'GPU ' + g.index + (g.name ? ' ' + g.name : ''),
+      get: (x) => { const d = gpus(x).find((y) => y.index === g.index); return d ? num(d[key]) : null; } }));
+  }
   const GROUPS = [
     { id: 'cpu', title: 'CPU', charts: [
       { id: 'cpu', title: 'CPU usage', unit: '%', lines: () => [
@@ -109,11 +117,16 @@
       { id: 'net-sockets', title: 'Open sockets', unit: 'sockets', lines: () => [L('network.open_sockets', 'sockets')] },
     ] },
     { id: 'gpu', title: 'GPU', charts: [
-      { id: 'gpu', title: 'GPU utilisation', unit: '%', host: true, lines: () => [
+      { id: 'gpu', title: 'GPU utilisation (all GPUs)', unit: '%', host: true, lines: () => [
         L('gpu.usage_percent', 'usage'), L('gpu.core_util', 'cores'), L('gpu.tensor_core_util', 'tensor cores'),
         L('gpu.quantum_sim_usage', 'quantum sim')] },
-      { id: 'gpu-mem', title: 'GPU memory', unit: 'MB', host: true, lines: () => [
+      { id: 'gpu-mem', title: 'GPU memory (all GPUs)', unit: 'MB', host: true, lines: () => [
         L('gpu.memory_used_mb', 'used'), L('gpu.memory_total_mb', 'total')] },
+      { id: 'gpus-usage', title: 'Utilisation per GPU', unit: '%', host: true, lines: perGpu('usage_percent') },
+      { id: 'gpus-memory', title: 'Memory used per GPU', unit: 'MB', host: true, lines: perGpu('memory_used_mb') },
+      { id: 'gpus-temp', title: 'Temperature per GPU', unit: '°C', host: true, lines: perGpu('temperature') },
+      { id: 'gpus-power', title: 'Power per GPU', unit: 'W', host: true, lines: perGpu('power_watts') },
+      { id: 'gpus-clock', title: 'SM clock per GPU', unit: 'MHz', host: true, lines: perGpu('clock_sm_mhz') },
     ] },
     { id: 'node', title: 'Node', charts: [
       { id: 'node-tps', title: 'Transactions', unit: 'tx/s', lines: () => [L('node.transactions_per_sec', 'TPS')] },
@@ -157,8 +170,12 @@
     { id: 'quantum', title: 'Quantum', quantum: true, charts: [
       { id: 'quantum-overhead', title: 'PQ crypto overhead', unit: '%', host: true, lines: () => [
         L('quantum.pq_crypto_overhead', 'overhead')] },
-      { id: 'quantum-ops', title: 'Merkle operations and QRNG', unit: '/s', host: true, lines: () => [
-        L('quantum.merkle_ops_per_sec', 'merkle ops/s'), L('quantum.qrng_throughput', 'QRNG bits/s')] },
+      { id: 'quantum-merkle', title: 'Merkle operations', unit: 'ops/s', host: true, lines: () => [
+        L('quantum.merkle_ops_per_sec', 'SHA3-256 proofs')] },
+      { id: 'quantum-qrng', title: 'QRNG throughput', unit: 'bits/s', host: true, lines: () => [
+        L('quantum.qrng_throughput', 'entropy source')] },
+      { id: 'quantum-security', title: 'Security level', unit: 'bits', host: true, lines: () => [
+        L('quantum.security_level_bits', 'against a quantum adversary')] },
       { id: 'quantum-sim', title: 'Quantum simulation', unit: '', host: true, lines: () => [
         L('quantum.simulation_metrics.qubits', 'qubits'), L('quantum.simulation_metrics.circuit_depth', 'circuit depth')] },
     ] },

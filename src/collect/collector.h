@@ -46,6 +46,7 @@ extern const struct collector_ops coll_memory;
 extern const struct collector_ops coll_disk;
 extern const struct collector_ops coll_network;
 extern const struct collector_ops coll_process;
+extern const struct collector_ops coll_gpu;
 extern const struct collector_ops coll_node;
 
 extern const struct collector_ops *const collector_table[];

@@ -154,19 +154,28 @@ double round_to(double v, int decimals)
 
 const struct series_desc series_table[] = {
     CPU_FIELDS(DESC) MEMORY_FIELDS(DESC) GC_FIELDS(DESC) DISK_FIELDS(DESC) NETWORK_FIELDS(DESC)
-        GPU_FIELDS(DESC) NODE_FIELDS(DESC) CONSENSUS_FIELDS(DESC) CONTRACT_FIELDS(DESC)
-            QUANTUM_FIELDS(DESC) QSIM_FIELDS(DESC) MODEL_FIELDS(DESC) LABELLED_FIELDS(DESC)};
+        GPU_FIELDS(DESC) GPUS_FIELDS(DESC) NODE_FIELDS(DESC) CONSENSUS_FIELDS(DESC)
+            CONTRACT_FIELDS(DESC) QUANTUM_FIELDS(DESC) QSIM_FIELDS(DESC) MODEL_FIELDS(DESC)
+                LABELLED_FIELDS(DESC)};
 const size_t series_table_len = sizeof(series_table) / sizeof(series_table[0]);
 
 #define ENUM(id, path, member, unit, kind, dec, help) S_##id,
 enum series_id {
     CPU_FIELDS(ENUM) MEMORY_FIELDS(ENUM) GC_FIELDS(ENUM) DISK_FIELDS(ENUM) NETWORK_FIELDS(ENUM)
-        GPU_FIELDS(ENUM) NODE_FIELDS(ENUM) CONSENSUS_FIELDS(ENUM) CONTRACT_FIELDS(ENUM)
-            QUANTUM_FIELDS(ENUM) QSIM_FIELDS(ENUM) MODEL_FIELDS(ENUM) LABELLED_FIELDS(ENUM) S_COUNT
+        GPU_FIELDS(ENUM) GPUS_FIELDS(ENUM) NODE_FIELDS(ENUM) CONSENSUS_FIELDS(ENUM)
+            CONTRACT_FIELDS(ENUM) QUANTUM_FIELDS(ENUM) QSIM_FIELDS(ENUM) MODEL_FIELDS(ENUM)
+                LABELLED_FIELDS(ENUM) S_COUNT
 };
 
 static const char *const cpu_modes[8] = {"user",   "nice", "system",  "idle",
                                          "iowait", "irq",  "softirq", "steal"};
+
+/* The names of the QUANTUM_REPORTED_* bits, in bit order. */
+static const char *const reported_names[] = {"qrng_throughput", "pq_crypto_overhead",
+                                             "merkle_ops_per_sec", "security_level_bits",
+                                             "simulation_metrics"};
+#define REPORTED_COUNT (sizeof(reported_names) / sizeof(reported_names[0]))
+#define REPORTED_MASK  ((1u << REPORTED_COUNT) - 1)
 
 /* ---- flattening ---- */
 
@@ -176,6 +185,9 @@ static const char *const cpu_modes[8] = {"user",   "nice", "system",  "idle",
 #define VISIT_MODEL(id, path, member, unit, kind, dec, help) \
     if (IS_SET(mi->member))                                  \
         fn(ctx, &series_table[S_##id], ml, 2, mi->member);
+#define VISIT_GPUS(id, path, member, unit, kind, dec, help) \
+    if (IS_SET(g->member))                                  \
+        fn(ctx, &series_table[S_##id], gl, 3, g->member);
 
 /* The labels of the CPU series, made once and interned: "0", "1", ... (cores)
  * and the modes. A core's label is then a string that stays put, which
@@ -234,6 +246,15 @@ void snapshot_flatten(const struct snapshot *s, series_visit_fn fn, void *ctx)
     NETWORK_FIELDS(VISIT)
     if (s->gpu_present) {
         GPU_FIELDS(VISIT)
+    }
+    for (size_t i = 0; i < s->n_gpus; i++) {
+        const struct gpu_device_metrics *g = &s->gpus[i];
+        struct series_label gl[3] = {
+            {"gpu", NULL}, {"name", g->name ? g->name : ""}, {"uuid", g->uuid ? g->uuid : ""}};
+        if (g->index >= SNAPSHOT_GPU_MAX)
+            continue; /* (not a list snapshot_gpu_device() built: no key names it) */
+        gl[0].value = core_names[g->index];
+        GPUS_FIELDS(VISIT_GPUS)
     }
     NODE_FIELDS(VISIT)
     CONSENSUS_FIELDS(VISIT)
@@ -361,6 +382,8 @@ static const char *label_of(const struct parsed_key *pk, const char *k)
 #define SETTER(id, path, member, unit, kind, dec, help) {path, offsetof(struct snapshot, member)},
 #define SETTER_MODEL(id, path, member, unit, kind, dec, help) \
     {path, offsetof(struct model_inference_metrics, member)},
+#define SETTER_GPUS(id, path, member, unit, kind, dec, help) \
+    {path, offsetof(struct gpu_device_metrics, member)},
 
 struct setter {
     const char *name;
@@ -375,6 +398,7 @@ static const struct setter gpu_setters[] = {GPU_FIELDS(SETTER)};
 static const struct setter quantum_setters[] = {QUANTUM_FIELDS(SETTER)};
 static const struct setter qsim_setters[] = {QSIM_FIELDS(SETTER)};
 static const struct setter model_setters[] = {MODEL_FIELDS(SETTER_MODEL)};
+static const struct setter gpus_setters[] = {GPUS_FIELDS(SETTER_GPUS)};
 
 static const struct setter *find_setter(const struct setter *t, size_t n, const char *name)
 {
@@ -410,6 +434,73 @@ static struct model_inference_metrics *model_entry(struct snapshot *s, const cha
     mi->model_name = snapshot_name(s, name);
     mi->model_type = snapshot_name(s, type);
     return mi->model_name && mi->model_type ? mi : NULL;
+}
+
+struct gpu_device_metrics *snapshot_gpu_device(struct snapshot *s, uint32_t index)
+{
+    struct gpu_device_metrics *v, *g;
+    size_t at = 0;
+
+    if (index >= SNAPSHOT_GPU_MAX)
+        return NULL;
+    while (at < s->n_gpus && s->gpus[at].index < index)
+        at++;
+    if (at < s->n_gpus && s->gpus[at].index == index)
+        return &s->gpus[at];
+    v = snapshot_alloc(s, (s->n_gpus + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    if (at)
+        memcpy(v, s->gpus, at * sizeof(*v));
+    if (at < s->n_gpus)
+        memcpy(v + at + 1, s->gpus + at, (s->n_gpus - at) * sizeof(*v));
+    s->gpus = v;
+    s->n_gpus++;
+    g = &v[at];
+    memset(g, 0, sizeof(*g));
+    g->index = index;
+#define GPUS_ABSENT(id, path, member, unit, kind, dec, help) g->member = ABSENT;
+    GPUS_FIELDS(GPUS_ABSENT)
+#undef GPUS_ABSENT
+    return g;
+}
+
+/* A string field of a list entry from a key's label: "" is NULL (snapshot_flatten()
+ * writes NULL as ""); a value equal to the current one is kept. -ENOMEM. */
+static int set_label_string(struct snapshot *s, const char **field, const char *label)
+{
+    const char *p;
+
+    if (!*label) {
+        *field = NULL;
+        return 0;
+    }
+    if (*field && strcmp(*field, label) == 0)
+        return 0;
+    if (!(p = snapshot_name(s, label)))
+        return -ENOMEM;
+    *field = p;
+    return 0;
+}
+
+/* The entry a gpus key names (gpu=INDEX,name=NAME,uuid=UUID; every label needed),
+ * created if new, its name and UUID set from the key. -EINVAL, -ENOMEM. */
+static int gpus_entry(struct snapshot *s, const struct parsed_key *pk,
+                      struct gpu_device_metrics **ret_g)
+{
+    const char *idx = label_of(pk, "gpu"), *name = label_of(pk, "name"),
+               *uuid = label_of(pk, "uuid");
+    struct gpu_device_metrics *g;
+    uint64_t index;
+
+    if (pk->n != 3 || !idx || !name || !uuid || parse_u64(idx, &index) < 0 ||
+        index >= SNAPSHOT_GPU_MAX)
+        return -EINVAL;
+    if (!(g = snapshot_gpu_device(s, (uint32_t)index)) || set_label_string(s, &g->name, name) < 0 ||
+        set_label_string(s, &g->uuid, uuid) < 0)
+        return -ENOMEM;
+    *ret_g = g;
+    return 0;
 }
 
 int snapshot_set_series(struct snapshot *s, const char *key, double v)
@@ -456,6 +547,15 @@ int snapshot_set_series(struct snapshot *s, const char *key, double v)
         s->cpu.core_usage[core] = v;
         return 0;
     }
+    if ((st = FIND(gpus_setters, pk.name))) {
+        struct gpu_device_metrics *g;
+        int r = gpus_entry(s, &pk, &g);
+
+        if (r < 0)
+            return r;
+        *(double *)((char *)g + st->offset) = v;
+        return 0;
+    }
     if (strcmp(pk.name, "cpu.seconds_total") == 0 && (l = label_of(&pk, "mode"))) {
         for (size_t i = 0; i < 8; i++)
             if (strcmp(cpu_modes[i], l) == 0) {
@@ -500,12 +600,14 @@ enum text_kind {
     TEXT_STRING, /* one string, no NUL inside */
     TEXT_BOOL,   /* "true" or "false" */
     TEXT_LIST,   /* strings, each followed by a NUL */
+    TEXT_FLAGS,  /* names of bits, comma-separated */
 };
 
 /* Only .name is used: the key is built by snapshot_series_key() like a series'. */
 enum text_id {
     T_NODE_ID,
     T_GPU,
+    T_GPUS,
     T_GC,
     T_LEAKS,
     T_MI_QUANT,
@@ -513,11 +615,13 @@ enum text_id {
     T_ALGO,
     T_QUANTUM,
     T_QSIM,
+    T_QREPORTED,
 };
 
 static const struct series_desc text_table[] = {
     [T_NODE_ID] = {.name = "node_id"},
     [T_GPU] = {.name = "gpu"},
+    [T_GPUS] = {.name = "gpus"},
     [T_GC] = {.name = "memory.gc_metrics"},
     [T_LEAKS] = {.name = "memory.leak_indicators"},
     [T_MI_QUANT] = {.name = "model_inference.quantization_info"},
@@ -525,6 +629,7 @@ static const struct series_desc text_table[] = {
     [T_ALGO] = {.name = "node.consensus_metrics.algorithm"},
     [T_QUANTUM] = {.name = "quantum"},
     [T_QSIM] = {.name = "quantum.simulation_metrics"},
+    [T_QREPORTED] = {.name = "quantum.reported_by_node"},
 };
 #define TEXT_COUNT (sizeof(text_table) / sizeof(text_table[0]))
 
@@ -537,6 +642,8 @@ static enum text_kind text_kind(enum text_id id)
         return TEXT_STRING;
     case T_LEAKS:
         return TEXT_LIST;
+    case T_QREPORTED:
+        return TEXT_FLAGS;
     default:
         return TEXT_BOOL;
     }
@@ -591,7 +698,71 @@ static void emit_string(const struct text_emit *e, enum text_id id, const struct
         emit_text(e, id, l, n, str, text_len(str, SNAPSHOT_TEXT_MAX));
 }
 
-#define ANY_SET(id, path, member, unit, kind, dec, help) || IS_SET(s->member)
+#define ANY_SET(id, path, member, unit, kind, dec, help)      || IS_SET(s->member)
+#define ANY_SET_GPUS(id, path, member, unit, kind, dec, help) || IS_SET(g->member)
+
+/* The GPUs with no figure at all: their series cannot bring them back. */
+static void emit_gpus(const struct text_emit *e, const struct snapshot *s)
+{
+    pthread_once(&core_names_once, core_names_init);
+    for (size_t i = 0; i < s->n_gpus; i++) {
+        const struct gpu_device_metrics *g = &s->gpus[i];
+        const struct series_label gl[3] = {{"gpu", core_names[g->index % CORE_NAMES]},
+                                           {"name", g->name ? g->name : ""},
+                                           {"uuid", g->uuid ? g->uuid : ""}};
+
+        /* a key parse_key() refuses would be written but could not be set back */
+        if (g->index >= SNAPSHOT_GPU_MAX || strnlen(gl[1].value, LABEL_MAX) >= LABEL_MAX ||
+            strnlen(gl[2].value, LABEL_MAX) >= LABEL_MAX || (false GPUS_FIELDS(ANY_SET_GPUS)))
+            continue;
+        emit_bool(e, T_GPUS, gl, 3, true);
+    }
+}
+
+static void emit_reported(const struct text_emit *e, unsigned bits)
+{
+    char buf[128];
+    size_t o = 0;
+
+    for (size_t i = 0; i < REPORTED_COUNT; i++) {
+        size_t n = strlen(reported_names[i]);
+
+        if (!(bits & (1u << i)))
+            continue;
+        if (o)
+            buf[o++] = ',';
+        memcpy(buf + o, reported_names[i], n); /* (every name fits: 96 bytes in all) */
+        o += n;
+    }
+    if (o)
+        emit_text(e, T_QREPORTED, NULL, 0, buf, o);
+}
+
+/* The bits value names ("name,name", in any order; empty: none); -EINVAL for a
+ * name that is not one. */
+static int parse_reported(const char *value, size_t len, unsigned *ret_bits)
+{
+    unsigned bits = 0;
+    size_t o = 0;
+
+    while (o < len) {
+        const char *item = value + o;
+        const char *comma = memchr(item, ',', len - o);
+        size_t n = comma ? (size_t)(comma - item) : len - o, i;
+
+        for (i = 0; i < REPORTED_COUNT; i++)
+            if (strlen(reported_names[i]) == n && memcmp(reported_names[i], item, n) == 0)
+                break;
+        if (i == REPORTED_COUNT)
+            return -EINVAL;
+        bits |= 1u << i;
+        o += n + 1;
+        if (comma && o == len)
+            return -EINVAL; /* a trailing comma */
+    }
+    *ret_bits = bits;
+    return 0;
+}
 
 void snapshot_flatten_texts(const struct snapshot *s, text_visit_fn fn, void *ctx)
 {
@@ -600,6 +771,7 @@ void snapshot_flatten_texts(const struct snapshot *s, text_visit_fn fn, void *ct
     emit_string(&e, T_NODE_ID, NULL, 0, s->node_id);
     if (s->gpu_present && !(false GPU_FIELDS(ANY_SET)))
         emit_bool(&e, T_GPU, NULL, 0, true);
+    emit_gpus(&e, s);
     if (s->memory.gc_present && !(false GC_FIELDS(ANY_SET)))
         emit_bool(&e, T_GC, NULL, 0, true);
     if (s->memory.n_leak_indicators) {
@@ -637,6 +809,7 @@ void snapshot_flatten_texts(const struct snapshot *s, text_visit_fn fn, void *ct
             emit_bool(&e, T_QUANTUM, NULL, 0, true);
         if (s->quantum.simulation_present && !(false QSIM_FIELDS(ANY_SET)))
             emit_bool(&e, T_QSIM, NULL, 0, true);
+        emit_reported(&e, s->quantum.reported & REPORTED_MASK);
     }
 }
 
@@ -686,6 +859,8 @@ int snapshot_set_text(struct snapshot *s, const char *key, const char *value, si
     size_t i = 0;
     bool b = false;
     char *str = NULL;
+    unsigned bits = 0;
+    uint64_t index = 0;
 
     if (!key || parse_key(key, &pk) < 0)
         return -EINVAL;
@@ -694,9 +869,15 @@ int snapshot_set_text(struct snapshot *s, const char *key, const char *value, si
     if (i == TEXT_COUNT)
         return -ENOENT;
     id = (enum text_id)i;
-    if (text_is_model(id) ? pk.n != 2 || !label_of(&pk, "model") || !label_of(&pk, "type")
-                          : pk.n != 0)
+    if (id == T_GPUS) {
+        const char *l = label_of(&pk, "gpu");
+        if (pk.n != 3 || !l || !label_of(&pk, "name") || !label_of(&pk, "uuid") ||
+            parse_u64(l, &index) < 0 || index >= SNAPSHOT_GPU_MAX)
+            return -EINVAL;
+    } else if (text_is_model(id) ? pk.n != 2 || !label_of(&pk, "model") || !label_of(&pk, "type")
+                                 : pk.n != 0) {
         return -EINVAL;
+    }
 
     /* check the whole value before changing anything */
     if (len > SNAPSHOT_TEXT_MAX || (!value && len))
@@ -716,6 +897,10 @@ int snapshot_set_text(struct snapshot *s, const char *key, const char *value, si
         break;
     case TEXT_LIST:
         return set_leaks(s, value, len);
+    case TEXT_FLAGS:
+        if (parse_reported(value, len, &bits) < 0)
+            return -EINVAL;
+        break;
     }
 
     switch (id) {
@@ -725,6 +910,16 @@ int snapshot_set_text(struct snapshot *s, const char *key, const char *value, si
     case T_GPU:
         s->gpu_present = b;
         break;
+    case T_GPUS: {
+        /* "true" names an entry; "false", none: an entry stays once made */
+        struct gpu_device_metrics *g;
+        if (b) {
+            int r = gpus_entry(s, &pk, &g);
+            if (r < 0)
+                return r;
+        }
+        break;
+    }
     case T_GC:
         s->memory.gc_present = b;
         break;
@@ -738,6 +933,12 @@ int snapshot_set_text(struct snapshot *s, const char *key, const char *value, si
         /* as snapshot_set_series() does for a simulation figure */
         s->quantum.simulation_present = b;
         if (b)
+            s->quantum_present = true;
+        break;
+    case T_QREPORTED:
+        /* written only inside a present quantum object */
+        s->quantum.reported = bits;
+        if (bits)
             s->quantum_present = true;
         break;
     case T_MI_QUANT:
@@ -818,6 +1019,8 @@ static void jmap(struct jw *w, const char *key, const struct kv_map *m, int dec)
     jnum(&w, strrchr(path, '.') + 1, s->member, dec);
 #define JMODEL(id, path, member, unit, kind, dec, help) \
     jnum(&w, strrchr(path, '.') + 1, mi->member, dec);
+#define JGPUS(id, path, member, unit, kind, dec, help) \
+    jnum(&w, strrchr(path, '.') + 1, g->member, dec);
 
 int snapshot_to_json(const struct snapshot *s, struct strbuf *out)
 {
@@ -852,6 +1055,17 @@ int snapshot_to_json(const struct snapshot *s, struct strbuf *out)
         jkey(&w, "gpu");
         strbuf_puts(out, "null");
     }
+    jopen(&w, "gpus", '[');
+    for (size_t i = 0; i < s->n_gpus; i++) {
+        const struct gpu_device_metrics *g = &s->gpus[i];
+        jopen(&w, NULL, '{');
+        jnum(&w, "index", g->index, 0);
+        jstr(&w, "name", g->name);
+        jstr(&w, "uuid", g->uuid);
+        GPUS_FIELDS(JGPUS)
+        jclose(&w, '}');
+    }
+    jclose(&w, ']');
 
     jopen(&w, "memory", '{');
     MEMORY_FIELDS(JFIELD)
@@ -918,6 +1132,14 @@ int snapshot_to_json(const struct snapshot *s, struct strbuf *out)
             jkey(&w, "simulation_metrics");
             strbuf_puts(out, "null");
         }
+        jopen(&w, "reported_by_node", '[');
+        for (size_t i = 0, n = 0; i < REPORTED_COUNT; i++)
+            if (s->quantum.reported & (1u << i)) {
+                if (n++)
+                    strbuf_putc(out, ',');
+                strbuf_json_str(out, reported_names[i]);
+            }
+        jclose(&w, ']');
         jclose(&w, '}');
     } else {
         jkey(&w, "quantum");
@@ -942,6 +1164,7 @@ int snapshot_to_json(const struct snapshot *s, struct strbuf *out)
 
 #define ROUND(id, path, member, unit, kind, dec, help)       s->member = round_to(s->member, dec);
 #define ROUND_MODEL(id, path, member, unit, kind, dec, help) mi->member = round_to(mi->member, dec);
+#define ROUND_GPUS(id, path, member, unit, kind, dec, help)  g->member = round_to(g->member, dec);
 
 void snapshot_round(struct snapshot *s)
 {
@@ -964,5 +1187,9 @@ void snapshot_round(struct snapshot *s)
     for (size_t m = 0; m < s->n_model_inference; m++) {
         struct model_inference_metrics *mi = &s->model_inference[m];
         MODEL_FIELDS(ROUND_MODEL)
+    }
+    for (size_t i = 0; i < s->n_gpus; i++) {
+        struct gpu_device_metrics *g = &s->gpus[i];
+        GPUS_FIELDS(ROUND_GPUS)
     }
 }

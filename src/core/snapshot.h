@@ -6,7 +6,7 @@
  * Every numeric field is a double; NaN means "absent" (the seed's Option::None,
  * or a figure this host cannot give) and is written as JSON null and skipped
  * by the flattening. Variable-length parts (per-core usage, maps, the model
- * list) live in the snapshot's arena and die with it.
+ * and GPU lists) live in the snapshot's arena and die with it.
  *
  * A snapshot is built by the sampler thread, then published and never written
  * again: any thread may read a published snapshot it holds a reference to.
@@ -102,6 +102,8 @@ struct network_metrics {
     double tcp_segments_retransmitted_total;
 };
 
+/* The aggregate over the devices in gpus (rules in docs/metrics.md and
+ * collect/nvml_agg.h), except quantum_sim_usage, which the node reports. */
 struct gpu_metrics {
     double usage_percent;
     double memory_used_mb;
@@ -110,6 +112,26 @@ struct gpu_metrics {
     double tensor_core_util;
     double core_util;
     double quantum_sim_usage;
+    /* extension */
+    double power_watts;
+};
+
+#define SNAPSHOT_GPU_MAX 64 /* device indexes 0..63: the most a snapshot lists */
+
+/* One GPU (extension: the snapshot's "gpus" list). */
+struct gpu_device_metrics {
+    uint32_t index;   /* the driver's enumeration index, as nvidia-smi shows it */
+    const char *name; /* NULL: unknown */
+    const char *uuid; /* NULL: unknown */
+    double usage_percent;
+    double memory_used_mb;
+    double memory_total_mb;
+    double temperature; /* Celsius */
+    double power_watts;
+    double clock_sm_mhz;
+    double clock_memory_mhz;
+    double tensor_core_util;
+    double core_util;
 };
 
 struct consensus_metrics {
@@ -165,7 +187,16 @@ struct quantum_metrics {
     double security_level_bits;
     bool simulation_present;
     struct quantum_simulation_metrics simulation_metrics;
+    /* extension: QUANTUM_REPORTED_* bits, the figures the node reported rather
+     * than measured here (JSON "reported_by_node") */
+    unsigned reported;
 };
+
+#define QUANTUM_REPORTED_QRNG     (1u << 0) /* qrng_throughput */
+#define QUANTUM_REPORTED_PQ       (1u << 1) /* pq_crypto_overhead */
+#define QUANTUM_REPORTED_MERKLE   (1u << 2) /* merkle_ops_per_sec */
+#define QUANTUM_REPORTED_SECURITY (1u << 3) /* security_level_bits */
+#define QUANTUM_REPORTED_SIM      (1u << 4) /* simulation_metrics */
 
 struct arena_chunk;
 
@@ -187,6 +218,8 @@ struct snapshot {
     struct cpu_metrics cpu;
     bool gpu_present;
     struct gpu_metrics gpu;
+    struct gpu_device_metrics *gpus; /* extension: ascending unique index */
+    size_t n_gpus;
     struct memory_metrics memory;
     struct network_metrics network;
     struct disk_metrics disk;
@@ -213,6 +246,16 @@ char *snapshot_strdup(struct snapshot *s, const char *str);
 /* Adds key=value to a map (key copied into the arena). -ENOMEM. */
 int snapshot_map_add(struct snapshot *s, struct kv_map *m, size_t cap_hint, const char *key,
                      double value);
+
+/*
+ * The entry of s->gpus with this index, inserted in index order with no name,
+ * no UUID and every figure absent if there is none yet (s->gpus may move: a
+ * pointer into it is valid until the next call). The snapshot owns it, and
+ * whatever the caller points name and uuid at must live as long as the
+ * snapshot (snapshot_strdup()). NULL for an index >= SNAPSHOT_GPU_MAX or on out
+ * of memory.
+ */
+struct gpu_device_metrics *snapshot_gpu_device(struct snapshot *s, uint32_t index);
 
 /* The seed's JSON, with nulls for absent figures. */
 int snapshot_to_json(const struct snapshot *s, struct strbuf *out);
@@ -258,7 +301,10 @@ int snapshot_series_key(char *buf, size_t len, const struct series_desc *desc,
                         const struct series_label *labels, size_t n_labels);
 
 /* Sets the figure a key names (the inverse of the flattening): 0, -ENOENT for
- * a key that names no figure, -EINVAL for a malformed one, -ENOMEM. */
+ * a key that names no figure, -EINVAL for a malformed one, -ENOMEM. A gpus key
+ * needs all three labels (gpu=INDEX,name=NAME,uuid=UUID; INDEX below
+ * SNAPSHOT_GPU_MAX): it finds or makes the entry of INDEX (snapshot_gpu_device())
+ * and sets its name and UUID from the key, "" as NULL. */
 int snapshot_set_series(struct snapshot *s, const char *key, double value);
 
 /* ---- flattening the non-numeric fields ---- */
@@ -276,6 +322,8 @@ typedef void (*text_visit_fn)(void *ctx, const char *key, const char *value, siz
  *   node_id                                  the string; absent when NULL
  *   gpu                                      "true": gpu_present although no gpu
  *                                            figure is set (see below)
+ *   gpus{gpu=INDEX,name=NAME,uuid=UUID}      "true": a gpus entry with no figure
+ *                                            (its series bring back the others)
  *   memory.gc_metrics                        "true": gc_present, no gc figure set
  *   memory.leak_indicators                   every item followed by a NUL byte;
  *                                            absent when n_leak_indicators == 0
@@ -288,6 +336,16 @@ typedef void (*text_visit_fn)(void *ctx, const char *key, const char *value, siz
  *                                            figure, simulation_present false
  *   quantum.simulation_metrics               "true": quantum_present and
  *                                            simulation_present, no simulation figure
+ *   quantum.reported_by_node                 the names of the QUANTUM_REPORTED_*
+ *                                            bits set, in bit order, comma-separated
+ *                                            ("qrng_throughput,simulation_metrics");
+ *                                            only with quantum_present and a bit set
+ *
+ * The gpus labels are those of snapshot_flatten(): a NULL name or UUID is
+ * written "", and "" is set back as NULL. A gpus entry is named by its index:
+ * setting a key of an index that has an entry sets its name and UUID from the
+ * key. Setting quantum.reported_by_node to a non-empty list sets quantum_present
+ * too (names in any order; empty: no bit).
  *
  * The model labels, their order and escaping are those of snapshot_flatten().
  * A model entry exists iff it has a name: entries with model_name NULL give no

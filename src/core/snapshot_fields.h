@@ -4,7 +4,8 @@
  * The JSON writer, the flattening and the rounding pass all walk this list, so a
  * figure added here is serialized, exported and rounded everywhere at once.
  * Member paths are relative to struct snapshot except the MODEL_FIELDS, which are
- * relative to struct model_inference_metrics.
+ * relative to struct model_inference_metrics, and the GPUS_FIELDS, relative to
+ * struct gpu_device_metrics.
  */
 #ifndef AM_CORE_SNAPSHOT_FIELDS_H
 #define AM_CORE_SNAPSHOT_FIELDS_H
@@ -61,13 +62,26 @@
     X(NET_RETR, "network.tcp_segments_retransmitted_total", network.tcp_segments_retransmitted_total, "count", SERIES_COUNTER, 0, "TCP segments retransmitted since boot")
 
 #define GPU_FIELDS(X) \
-    X(GPU_USAGE, "gpu.usage_percent", gpu.usage_percent, "percent", SERIES_GAUGE, 1, "GPU busy time") \
-    X(GPU_MEMU, "gpu.memory_used_mb", gpu.memory_used_mb, "MB", SERIES_GAUGE, 0, "GPU memory in use") \
-    X(GPU_MEMT, "gpu.memory_total_mb", gpu.memory_total_mb, "MB", SERIES_GAUGE, 0, "GPU memory installed") \
-    X(GPU_TEMP, "gpu.temperature", gpu.temperature, "celsius", SERIES_GAUGE, 1, "GPU temperature") \
-    X(GPU_TENSOR, "gpu.tensor_core_util", gpu.tensor_core_util, "percent", SERIES_GAUGE, 1, "Tensor pipe activity") \
-    X(GPU_CORE, "gpu.core_util", gpu.core_util, "percent", SERIES_GAUGE, 1, "CUDA core utilisation") \
-    X(GPU_QSIM, "gpu.quantum_sim_usage", gpu.quantum_sim_usage, "percent", SERIES_GAUGE, 2, "GPU share used by quantum simulation, as reported by the node")
+    X(GPU_USAGE, "gpu.usage_percent", gpu.usage_percent, "percent", SERIES_GAUGE, 1, "GPU busy time, mean over the GPUs") \
+    X(GPU_MEMU, "gpu.memory_used_mb", gpu.memory_used_mb, "MB", SERIES_GAUGE, 0, "GPU memory in use, all GPUs") \
+    X(GPU_MEMT, "gpu.memory_total_mb", gpu.memory_total_mb, "MB", SERIES_GAUGE, 0, "GPU memory installed, all GPUs") \
+    X(GPU_TEMP, "gpu.temperature", gpu.temperature, "celsius", SERIES_GAUGE, 1, "Temperature of the hottest GPU") \
+    X(GPU_TENSOR, "gpu.tensor_core_util", gpu.tensor_core_util, "percent", SERIES_GAUGE, 1, "Tensor pipe activity, mean over the GPUs") \
+    X(GPU_CORE, "gpu.core_util", gpu.core_util, "percent", SERIES_GAUGE, 1, "Share of time a kernel ran, mean over the GPUs") \
+    X(GPU_QSIM, "gpu.quantum_sim_usage", gpu.quantum_sim_usage, "percent", SERIES_GAUGE, 2, "GPU share used by quantum simulation, as reported by the node") \
+    X(GPU_POWER, "gpu.power_watts", gpu.power_watts, "W", SERIES_GAUGE, 3, "Power drawn by all GPUs")
+
+/* Relative to struct gpu_device_metrics; labelled gpu=INDEX,name=NAME,uuid=UUID. */
+#define GPUS_FIELDS(X) \
+    X(GPUS_USAGE, "gpus.usage_percent", usage_percent, "percent", SERIES_GAUGE, 1, "Share of time one GPU ran a kernel") \
+    X(GPUS_MEMU, "gpus.memory_used_mb", memory_used_mb, "MB", SERIES_GAUGE, 0, "Memory in use on one GPU") \
+    X(GPUS_MEMT, "gpus.memory_total_mb", memory_total_mb, "MB", SERIES_GAUGE, 0, "Memory installed on one GPU") \
+    X(GPUS_TEMP, "gpus.temperature", temperature, "celsius", SERIES_GAUGE, 1, "Temperature of one GPU") \
+    X(GPUS_POWER, "gpus.power_watts", power_watts, "W", SERIES_GAUGE, 3, "Power drawn by one GPU board") \
+    X(GPUS_CLK_SM, "gpus.clock_sm_mhz", clock_sm_mhz, "MHz", SERIES_GAUGE, 0, "Current SM clock of one GPU") \
+    X(GPUS_CLK_MEM, "gpus.clock_memory_mhz", clock_memory_mhz, "MHz", SERIES_GAUGE, 0, "Current memory clock of one GPU") \
+    X(GPUS_TENSOR, "gpus.tensor_core_util", tensor_core_util, "percent", SERIES_GAUGE, 1, "Tensor pipe activity of one GPU") \
+    X(GPUS_CORE, "gpus.core_util", core_util, "percent", SERIES_GAUGE, 1, "Share of time one GPU ran a kernel (NVML utilization.gpu)")
 
 #define NODE_FIELDS(X) \
     X(NODE_TPS, "node.transactions_per_sec", node.transactions_per_sec, "tx/s", SERIES_GAUGE, 3, "Transactions validated per second") \

@@ -92,6 +92,18 @@ const struct prom_map prom_map_table[] = {
     {"gpu.tensor_core_util", "arthamon_gpu_tensor_core_utilization_ratio", 0.01, "ratio", NULL},
     {"gpu.core_util", "arthamon_gpu_core_utilization_ratio", 0.01, "ratio", NULL},
     {"gpu.quantum_sim_usage", "arthamon_gpu_quantum_sim_usage_ratio", 0.01, "ratio", NULL},
+    {"gpu.power_watts", "arthamon_gpu_power_watts", 1, "watts", "Power drawn by all GPUs"},
+    /* GPUS_FIELDS: one sample per GPU, labelled gpu, name and uuid */
+    {"gpus.usage_percent", "arthamon_gpu_device_usage_ratio", 0.01, "ratio", NULL},
+    {"gpus.memory_used_mb", "arthamon_gpu_device_memory_used_bytes", MIB, "bytes", NULL},
+    {"gpus.memory_total_mb", "arthamon_gpu_device_memory_total_bytes", MIB, "bytes", NULL},
+    {"gpus.temperature", "arthamon_gpu_device_temperature_celsius", 1, "celsius", NULL},
+    {"gpus.power_watts", "arthamon_gpu_device_power_watts", 1, "watts", NULL},
+    {"gpus.clock_sm_mhz", "arthamon_gpu_device_sm_clock_hertz", 1e6, "hertz", NULL},
+    {"gpus.clock_memory_mhz", "arthamon_gpu_device_memory_clock_hertz", 1e6, "hertz", NULL},
+    {"gpus.tensor_core_util", "arthamon_gpu_device_tensor_core_utilization_ratio", 0.01, "ratio",
+     NULL},
+    {"gpus.core_util", "arthamon_gpu_device_core_utilization_ratio", 0.01, "ratio", NULL},
     /* NODE_FIELDS */
     {"node.transactions_per_sec", "arthamon_node_transactions_per_second", 1, "", NULL},
     {"node.avg_tx_validation_ms", "arthamon_node_avg_tx_validation_seconds", 0.001, "seconds",

@@ -46,7 +46,7 @@ static const struct {
     {"Memory", "not measured", NULL},
     {"Disk", "not measured", NULL},
     {"Network", "not measured", NULL},
-    {"GPU", "not measured", NULL},
+    {"GPU", "not measured", "GPU"},
     {"Node", "not reported by the node", NULL},
     {"Consensus", "not reported", NULL},
     {"Contracts", "not reported", NULL},
@@ -182,6 +182,9 @@ static int add_num(struct report_group *g, const char *section, const char *figu
     rc |= add_num(g, NULL, path, s->member, unit, dec);
 #define MROW(id, path, member, unit, kind, dec, help) \
     rc |= add_num(g, sec, path, mi->member, unit, dec);
+#define DROW(id, path, member, unit, kind, dec, help)                   \
+    snprintf(fig, sizeof(fig), "%s{gpu=%" PRIu32 "}", path, gd->index); \
+    rc |= add_num(g, sec, fig, gd->member, unit, dec);
 
 static int current_groups(struct report *r, const struct snapshot *s)
 {
@@ -211,6 +214,12 @@ static int current_groups(struct report *r, const struct snapshot *s)
     g = &r->groups[G_GPU];
     if (s->gpu_present) {
         GPU_FIELDS(ROW)
+    }
+    for (size_t d = 0; d < s->n_gpus; d++) {
+        const struct gpu_device_metrics *gd = &s->gpus[d];
+        snprintf(sec, sizeof(sec), "%" PRIu32 " %s (%s)", gd->index, gd->name ? gd->name : "",
+                 gd->uuid ? gd->uuid : "no UUID");
+        GPUS_FIELDS(DROW)
     }
     g = &r->groups[G_NODE];
     NODE_FIELDS(ROW)

@@ -525,6 +525,58 @@ static void grouping_of_interleaved_families(void **state)
     snapshot_unref(s);
 }
 
+/* Per-GPU families: one sample per GPU, labelled gpu, name and uuid, in base
+ * units, apart from the aggregate's families (which have no gpu label). */
+static void gpu_devices(void **state)
+{
+    struct snapshot *s = snapshot_new();
+    struct strbuf sb;
+    char *t;
+
+    (void)state;
+    s->node_id = "n1";
+    s->gpu_present = true;
+    s->gpu.usage_percent = 45;
+    s->gpu.power_watts = 371.5;
+    for (uint32_t i = 2; i-- > 0;) { /* made out of order: the list is kept by index */
+        struct gpu_device_metrics *g = snapshot_gpu_device(s, i);
+
+        assert_non_null(g);
+        g->name = i ? "NVIDIA \"A100\"" : "NVIDIA H100 80GB HBM3";
+        g->uuid = i ? "GPU-b" : "GPU-a";
+        g->usage_percent = i ? 80 : 10;
+        g->memory_used_mb = 1024;
+        g->clock_sm_mhz = 1980;
+        g->power_watts = i ? 300 : 71.5;
+    }
+    assert_int_equal(s->gpus[0].index, 0);
+    for (int fmt = PROM_TEXT; fmt <= PROM_OPENMETRICS; fmt++) {
+        t = render(&sb, (enum prom_format)fmt, s, NULL);
+        check_exposition(t, fmt == PROM_OPENMETRICS);
+        assert_int_equal(count_lines(t, "# TYPE arthamon_gpu_device_usage_ratio "), 1);
+        assert_int_equal(count_lines(t, "arthamon_gpu_device_usage_ratio{"), 2);
+        assert_line(t, "arthamon_gpu_usage_ratio{node_id=\"n1\"} 0.45");
+        assert_line(t, "arthamon_gpu_power_watts{node_id=\"n1\"} 371.5");
+        assert_line(t, "arthamon_gpu_device_usage_ratio{node_id=\"n1\",gpu=\"0\","
+                       "name=\"NVIDIA H100 80GB HBM3\",uuid=\"GPU-a\"} 0.1");
+        assert_line(t, "arthamon_gpu_device_usage_ratio{node_id=\"n1\",gpu=\"1\","
+                       "name=\"NVIDIA \\\"A100\\\"\",uuid=\"GPU-b\"} 0.8");
+        assert_line(t, "arthamon_gpu_device_memory_used_bytes{node_id=\"n1\",gpu=\"1\","
+                       "name=\"NVIDIA \\\"A100\\\"\",uuid=\"GPU-b\"} 1073741824");
+        assert_line(t, "arthamon_gpu_device_sm_clock_hertz{node_id=\"n1\",gpu=\"0\","
+                       "name=\"NVIDIA H100 80GB HBM3\",uuid=\"GPU-a\"} 1980000000");
+        assert_line(t, "arthamon_gpu_device_power_watts{node_id=\"n1\",gpu=\"0\","
+                       "name=\"NVIDIA H100 80GB HBM3\",uuid=\"GPU-a\"} 71.5");
+        assert_int_equal(count_lines(t, "arthamon_gpu_device_temperature_celsius"), 0);
+        if (fmt == PROM_OPENMETRICS) {
+            assert_int_equal(count_lines(t, "# UNIT arthamon_gpu_device_power_watts watts"), 1);
+            assert_int_equal(count_lines(t, "# UNIT arthamon_gpu_device_sm_clock_hertz hertz"), 1);
+        }
+        strbuf_done(&sb);
+    }
+    snapshot_unref(s);
+}
+
 static void absent_figures_are_not_written(void **state)
 {
     struct snapshot *s = snapshot_new();
@@ -918,12 +970,14 @@ static void overflow_and_limits(void **state)
 
 #define SET_FIGURE(id, path, member, unit, kind, dec, help) s->member = 1.25;
 #define SET_MODEL(id, path, member, unit, kind, dec, help)  mi->member = 2.5;
+#define SET_GPUS(id, path, member, unit, kind, dec, help)   g->member = 3.75;
 
 /* Every figure a snapshot can hold, present. */
 static struct snapshot *full_snapshot(void)
 {
     struct snapshot *s = snapshot_new();
     struct model_inference_metrics *mi;
+    struct gpu_device_metrics *g;
 
     s->node_id = "full";
     CPU_FIELDS(SET_FIGURE)
@@ -953,6 +1007,10 @@ static struct snapshot *full_snapshot(void)
     MODEL_FIELDS(SET_MODEL)
     snapshot_map_add(s, &mi->layer_latencies, 2, "l", 1);
     snapshot_map_add(s, &s->neural_predictions, 2, "p", 0.5);
+    g = snapshot_gpu_device(s, 0);
+    g->name = "NVIDIA H100 80GB HBM3";
+    g->uuid = "GPU-0";
+    GPUS_FIELDS(SET_GPUS)
     return s;
 }
 
@@ -1021,6 +1079,7 @@ int main(void)
         cmocka_unit_test(every_name_is_documented),
         cmocka_unit_test(escaping),
         cmocka_unit_test(grouping_of_interleaved_families),
+        cmocka_unit_test(gpu_devices),
         cmocka_unit_test(absent_figures_are_not_written),
         cmocka_unit_test(self_metrics_without_snapshot),
         cmocka_unit_test(node_id_of_the_snapshot),

@@ -33,6 +33,7 @@ static void json_has_every_seed_field(void **state)
                                          "\"frequency_mhz\":",
                                          "\"process_usage\":",
                                          "\"gpu\":null",
+                                         "\"gpus\":[]",
                                          "\"memory\":{",
                                          "\"physical_used_mb\":",
                                          "\"physical_total_mb\":",
@@ -248,6 +249,115 @@ static void rounding_follows_the_table(void **state)
     snapshot_unref(s);
 }
 
+/* The GPU list: kept in index order, one entry per index, in the JSON after
+ * the aggregate, flattened with its labels, rounded by the table, and set back
+ * from its keys. */
+static void gpu_list(void **state)
+{
+    struct snapshot *s = snapshot_new();
+    struct gpu_device_metrics *g;
+    struct seen seen = {0};
+    struct strbuf sb;
+    char *j;
+
+    (void)state;
+    j = to_json(s, &sb);
+    assert_non_null(strstr(j, "\"gpu\":null,\"gpus\":[],\"memory\":{"));
+    strbuf_done(&sb);
+
+    assert_null(snapshot_gpu_device(s, SNAPSHOT_GPU_MAX));
+    g = snapshot_gpu_device(s, 3);
+    g->name = "NVIDIA H100 80GB HBM3";
+    g->uuid = "GPU-3";
+    g->usage_percent = 37.04;
+    g->power_watts = 71.23449;
+    g->clock_sm_mhz = 1980.4;
+    g = snapshot_gpu_device(s, 1); /* before 3 */
+    g->memory_used_mb = 1023.6;
+    assert_ptr_equal(snapshot_gpu_device(s, 3), &s->gpus[1]);
+    assert_int_equal(s->n_gpus, 2);
+    assert_int_equal(s->gpus[0].index, 1);
+    assert_int_equal(s->gpus[1].index, 3);
+    assert_string_equal(s->gpus[1].name, "NVIDIA H100 80GB HBM3");
+    assert_true(isnan(s->gpus[1].temperature));
+    s->gpu_present = true;
+    s->gpu.power_watts = 71.23449;
+    snapshot_round(s);
+    assert_true(s->gpus[1].usage_percent == 37);
+    assert_true(s->gpus[1].power_watts == 71.234);
+    assert_true(s->gpus[1].clock_sm_mhz == 1980);
+    assert_true(s->gpus[0].memory_used_mb == 1024);
+    assert_true(s->gpu.power_watts == 71.234);
+
+    j = to_json(s, &sb);
+    assert_non_null(strstr(j,
+                           "\"quantum_sim_usage\":null,\"power_watts\":71.234},\"gpus\":["
+                           "{\"index\":1,\"name\":null,\"uuid\":null,\"usage_percent\":null,"
+                           "\"memory_used_mb\":1024,\"memory_total_mb\":null,\"temperature\":null,"
+                           "\"power_watts\":null,\"clock_sm_mhz\":null,\"clock_memory_mhz\":null,"
+                           "\"tensor_core_util\":null,\"core_util\":null},"
+                           "{\"index\":3,\"name\":\"NVIDIA H100 80GB HBM3\",\"uuid\":\"GPU-3\","
+                           "\"usage_percent\":37,"));
+    strbuf_done(&sb);
+
+    snapshot_flatten(s, collect, &seen);
+    assert_int_equal(seen.n, 5);
+    assert_true(find(&seen, "gpu.power_watts") >= 0);
+    assert_true(find(&seen, "gpus.memory_used_mb{gpu=1,name=,uuid=}") >= 0);
+    assert_true(find(&seen, "gpus.usage_percent{gpu=3,name=NVIDIA H100 80GB HBM3,uuid=GPU-3}") >=
+                0);
+    assert_true(find(&seen, "gpus.clock_sm_mhz{gpu=3,name=NVIDIA H100 80GB HBM3,uuid=GPU-3}") >= 0);
+
+    /* keys: every label needed, the index bounded */
+    assert_int_equal(snapshot_set_series(s,
+                                         "gpus.temperature{gpu=3,name=NVIDIA H100 80GB HBM3,"
+                                         "uuid=GPU-3}",
+                                         61),
+                     0);
+    assert_true(s->gpus[1].temperature == 61);
+    assert_int_equal(snapshot_set_series(s, "gpus.temperature{gpu=0,name=A\\,B,uuid=}", 40), 0);
+    assert_int_equal(s->n_gpus, 3);
+    assert_string_equal(s->gpus[0].name, "A,B");
+    assert_null(s->gpus[0].uuid);
+    assert_int_equal(snapshot_set_series(s, "gpus.temperature{gpu=0,name=,uuid=U}", 41), 0);
+    assert_null(s->gpus[0].name);
+    assert_string_equal(s->gpus[0].uuid, "U");
+    assert_int_equal(snapshot_set_series(s, "gpus.temperature{gpu=64,name=,uuid=}", 1), -EINVAL);
+    assert_int_equal(snapshot_set_series(s, "gpus.temperature{gpu=x,name=,uuid=}", 1), -EINVAL);
+    assert_int_equal(snapshot_set_series(s, "gpus.temperature{gpu=1,name=}", 1), -EINVAL);
+    assert_int_equal(snapshot_set_series(s, "gpus.temperature{gpu=1,name=,type=}", 1), -EINVAL);
+    assert_int_equal(snapshot_set_series(s, "gpus.temperature", 1), -ENOENT);
+    assert_int_equal(snapshot_set_series(s, "gpus.nope{gpu=1,name=,uuid=}", 1), -ENOENT);
+    assert_int_equal(s->n_gpus, 3);
+    snapshot_unref(s);
+}
+
+/* Which quantum figures the node reported: names in bit order, in the quantum object. */
+static void quantum_reported(void **state)
+{
+    struct snapshot *s = snapshot_new();
+    struct strbuf sb;
+
+    (void)state;
+    s->quantum.reported = QUANTUM_REPORTED_SIM | QUANTUM_REPORTED_QRNG;
+    assert_non_null(strstr(to_json(s, &sb), "\"quantum\":null"));
+    strbuf_done(&sb);
+    s->quantum_present = true;
+    assert_non_null(strstr(to_json(s, &sb), "\"simulation_metrics\":null,\"reported_by_node\":["
+                                            "\"qrng_throughput\",\"simulation_metrics\"]}"));
+    strbuf_done(&sb);
+    s->quantum.reported = QUANTUM_REPORTED_QRNG | QUANTUM_REPORTED_PQ | QUANTUM_REPORTED_MERKLE |
+                          QUANTUM_REPORTED_SECURITY | QUANTUM_REPORTED_SIM;
+    assert_non_null(strstr(to_json(s, &sb), "\"reported_by_node\":[\"qrng_throughput\","
+                                            "\"pq_crypto_overhead\",\"merkle_ops_per_sec\","
+                                            "\"security_level_bits\",\"simulation_metrics\"]"));
+    strbuf_done(&sb);
+    s->quantum.reported = 0;
+    assert_non_null(strstr(to_json(s, &sb), "\"reported_by_node\":[]}"));
+    strbuf_done(&sb);
+    snapshot_unref(s);
+}
+
 static void references(void **state)
 {
     struct snapshot *s = snapshot_new();
@@ -287,6 +397,8 @@ int main(void)
         cmocka_unit_test(json_with_optional_parts),
         cmocka_unit_test(flatten_present_figures_only),
         cmocka_unit_test(rounding_follows_the_table),
+        cmocka_unit_test(gpu_list),
+        cmocka_unit_test(quantum_reported),
         cmocka_unit_test(references),
         cmocka_unit_test(every_series_is_documented),
     };

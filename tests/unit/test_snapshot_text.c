@@ -159,6 +159,27 @@ static struct model_inference_metrics *add_models(struct snapshot *s, size_t n)
     return mi;
 }
 
+/* three GPUs made out of order: one with a name that needs escapes, one with
+ * neither name nor UUID, one with no figure at all */
+#define GPU5_KEY "gpus{gpu=5,name=idle\\,\\=\\},uuid=GPU-5}"
+static void add_gpus(struct snapshot *s)
+{
+    struct gpu_device_metrics *g = snapshot_gpu_device(s, 5);
+
+    assert_non_null(g);
+    g->name = "idle,=}";
+    g->uuid = "GPU-5";
+    g = snapshot_gpu_device(s, 1);
+    g->name = "NVIDIA H100 80GB HBM3";
+    g->uuid = "GPU-5d1c3f5e-0a6b-4c4e-9d59-6c8a01f0a001";
+    g->usage_percent = 37;
+    g->power_watts = 71.234;
+    g->clock_memory_mhz = 2619;
+    g = snapshot_gpu_device(s, 0);
+    g->memory_used_mb = 100;
+    s->gpu.power_watts = 71.234;
+}
+
 /* every text field set, no numeric figure */
 static struct snapshot *texts_only(void)
 {
@@ -215,7 +236,9 @@ static struct snapshot *whole(void)
     s->quantum.security_level_bits = 128;
     s->quantum.simulation_present = true;
     s->quantum.simulation_metrics.qubits = 24;
+    s->quantum.reported = QUANTUM_REPORTED_QRNG | QUANTUM_REPORTED_SIM;
     assert_int_equal(snapshot_map_add(s, &s->neural_predictions, 1, "cpu_in_5m", 33.3333), 0);
+    add_gpus(s);
     return s;
 }
 
@@ -278,7 +301,7 @@ static void model_labels_match_the_series(void **state)
     assert_string_equal(sf.v[1], M2_LABELS);
     for (size_t i = 0; i < t->n; i++) {
         const char *brace = strchr(t->v[i].key, '{');
-        if (brace)
+        if (brace && strncmp(t->v[i].key, "model_inference.", 16) == 0)
             assert_true(strcmp(brace, sf.v[0]) == 0 || strcmp(brace, sf.v[1]) == 0);
     }
     free(t);
@@ -418,6 +441,56 @@ static void presence_without_figures(void **state)
     snapshot_unref(s);
 }
 
+/* GPUs and the quantum figures the node reported: texts where the series
+ * cannot say, and both come back */
+static void gpus_and_reported(void **state)
+{
+    struct snapshot *s = snapshot_new();
+    struct snapshot *r;
+    struct texts *t;
+
+    (void)state;
+    add_gpus(s);
+    s->quantum_present = true;
+    s->quantum.reported = QUANTUM_REPORTED_PQ | QUANTUM_REPORTED_SECURITY | (1u << 9);
+    t = texts_of(s);
+    assert_int_equal(t->n, 3);
+    assert_text(t, 0, GPU5_KEY, "true", 4);
+    assert_text(t, 1, "quantum", "true", 4);
+    assert_text(t, 2, "quantum.reported_by_node", "pq_crypto_overhead,security_level_bits", 38);
+    free(t);
+    r = rebuild(s, true);
+    assert_same_json(s, r);
+    assert_int_equal(r->n_gpus, 3);
+    assert_int_equal(r->gpus[2].index, 5);
+    assert_string_equal(r->gpus[2].name, "idle,=}");
+    assert_null(r->gpus[0].name);
+    assert_int_equal(r->quantum.reported, QUANTUM_REPORTED_PQ | QUANTUM_REPORTED_SECURITY);
+    snapshot_unref(r);
+
+    /* from the texts alone: the entry without figures, and the reported list */
+    r = rebuild(s, false);
+    assert_int_equal(r->n_gpus, 1);
+    assert_int_equal(r->gpus[0].index, 5);
+    assert_true(r->quantum_present);
+    snapshot_unref(r);
+
+    /* the reported list is the quantum object's: set, it makes the object present */
+    r = snapshot_new();
+    assert_int_equal(
+        snapshot_set_text(r, "quantum.reported_by_node", "simulation_metrics,qrng_throughput", 34),
+        0);
+    assert_true(r->quantum_present);
+    assert_int_equal(r->quantum.reported, QUANTUM_REPORTED_QRNG | QUANTUM_REPORTED_SIM);
+    assert_int_equal(snapshot_set_text(r, "quantum.reported_by_node", "", 0), 0);
+    assert_int_equal(r->quantum.reported, 0);
+    /* "false" names no entry */
+    assert_int_equal(snapshot_set_text(r, "gpus{gpu=2,name=a,uuid=b}", "false", 5), 0);
+    assert_int_equal(r->n_gpus, 0);
+    snapshot_unref(r);
+    snapshot_unref(s);
+}
+
 struct bad {
     const char *key;
     const char *value;
@@ -467,6 +540,22 @@ static void bad_keys_and_values(void **state)
         {"model_inference.quantization_info{model=a,type=b}", "a\0b", 3, -EINVAL},
         {"memory.leak_indicators", "no terminator", 13, -EINVAL},
         {"memory.leak_indicators", "one\0two", 7, -EINVAL},
+        /* GPUs and the reported list */
+        {"gpus", "true", 4, -EINVAL},
+        {"gpus{gpu=1,name=a}", "true", 4, -EINVAL},
+        {"gpus{gpu=1,name=a,type=b}", "true", 4, -EINVAL},
+        {"gpus{gpu=64,name=a,uuid=b}", "true", 4, -EINVAL},
+        {"gpus{gpu=-1,name=a,uuid=b}", "true", 4, -EINVAL},
+        {"gpus{gpu=x,name=a,uuid=b}", "true", 4, -EINVAL},
+        {"gpus{gpu=1,name=a,uuid=b}", "yes", 3, -EINVAL},
+        {"gpus.usage_percent{gpu=1,name=a,uuid=b}", "true", 4, -ENOENT},
+        {"quantum.reported_by_node{a=b}", "qrng_throughput", 15, -EINVAL},
+        {"quantum.reported_by_node", "qrng", 4, -EINVAL},
+        {"quantum.reported_by_node", "qrng_throughput,", 16, -EINVAL},
+        {"quantum.reported_by_node", ",qrng_throughput", 16, -EINVAL},
+        {"quantum.reported_by_node", ",", 1, -EINVAL},
+        {"quantum.reported_by_node", "qrng_throughput\0", 16, -EINVAL},
+        {"quantum.reported_by_node", "QRNG_THROUGHPUT", 15, -EINVAL},
     };
     struct snapshot *s = whole();
     char *before = json_of(s);
@@ -638,6 +727,7 @@ int main(void)
         cmocka_unit_test(model_without_figures_round_trip),
         cmocka_unit_test(no_text_fields_no_calls),
         cmocka_unit_test(presence_without_figures),
+        cmocka_unit_test(gpus_and_reported),
         cmocka_unit_test(bad_keys_and_values),
         cmocka_unit_test(bounds),
         cmocka_unit_test(flatten_stays_in_bounds),

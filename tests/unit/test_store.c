@@ -618,9 +618,11 @@ static void keep_json(void *ctx, const struct snapshot *snap)
 
 static const char *const leaks[] = {"rss grew 12 MB/h for 6 h", "heap, not caches"};
 
+/* With n_leaks, also a second GPU and figures reported by the node. */
 static void append_texts(struct store *st, int64_t ts, const char *algo, size_t n_leaks)
 {
     struct snapshot *s = snapshot_new();
+    struct gpu_device_metrics *g;
 
     assert_non_null(s);
     s->timestamp_ms = (uint64_t)ts;
@@ -635,6 +637,25 @@ static void append_texts(struct store *st, int64_t ts, const char *algo, size_t 
         snapshot_set_series(s, "model_inference.avg_inference_ms{model=m\\,1,type=llm}", 3.25), 0);
     s->model_inference[0].quantization_info = snapshot_strdup(s, "int8, per channel");
     s->model_inference[0].quantum_accelerated = true;
+    s->gpu_present = true;
+    s->gpu.usage_percent = 37;
+    g = snapshot_gpu_device(s, 0);
+    assert_non_null(g);
+    g->name = "NVIDIA H100 80GB HBM3";
+    g->uuid = "GPU-a";
+    g->usage_percent = 37;
+    g->power_watts = 71.234;
+    g->clock_sm_mhz = 1980;
+    if (n_leaks) {
+        g = snapshot_gpu_device(s, 1);
+        assert_non_null(g);
+        g->name = "A100, \"SXM\"";
+        g->uuid = "GPU-b";
+        g->memory_used_mb = 40960;
+    }
+    s->quantum_present = true;
+    s->quantum.security_level_bits = 128;
+    s->quantum.reported = n_leaks ? QUANTUM_REPORTED_SECURITY | QUANTUM_REPORTED_QRNG : 0;
     assert_int_equal(store_append(st, s), 0);
     s->memory.leak_indicators = NULL;
     s->memory.n_leak_indicators = 0;
@@ -660,6 +681,20 @@ static void check_texts(struct store *st, int64_t t0)
         assert_non_null(strstr(t.json[3], "\"algorithm\":null"));
         assert_non_null(strstr(t.json[3], "\"leak_indicators\":[]"));
         assert_non_null(strstr(t.json[3], "\"quantization_info\":\"int8, per channel\""));
+        for (int i = 0; i < 4; i++)
+            assert_non_null(strstr(
+                t.json[i], "\"gpus\":[{\"index\":0,\"name\":\"NVIDIA H100 80GB HBM3\","
+                           "\"uuid\":\"GPU-a\",\"usage_percent\":37,\"memory_used_mb\":null,"
+                           "\"memory_total_mb\":null,\"temperature\":null,\"power_watts\":71.234,"
+                           "\"clock_sm_mhz\":1980,\"clock_memory_mhz\":null,"
+                           "\"tensor_core_util\":null,\"core_util\":null}"));
+        assert_non_null(strstr(t.json[0], "},{\"index\":1,\"name\":\"A100, \\\"SXM\\\"\","
+                                          "\"uuid\":\"GPU-b\",\"usage_percent\":null,"
+                                          "\"memory_used_mb\":40960,"));
+        assert_non_null(strstr(t.json[0], "\"reported_by_node\":[\"qrng_throughput\","
+                                          "\"security_level_bits\"]"));
+        assert_null(strstr(t.json[3], "\"index\":1"));
+        assert_non_null(strstr(t.json[3], "\"reported_by_node\":[]"));
     }
 }
 
