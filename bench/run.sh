@@ -25,6 +25,10 @@
 #      (a), (b), (c); <= 30 MiB RSS with 100,000 names. 8 to 12 minutes.
 #   6. bench/detect.sh: CPU per tick of the detection engine at 300 series (target
 #      <= 50 us) and `arthamon detect` points/s on NAB's files (target >= 5 M/s per core).
+#   7. bench/probes.sh: CPU of the quantum probes per round, as a share of one core
+#      (target <= 0.01 %). About 10 s.
+#   8. bench/dashboard.sh: the dashboard's transfer size and time to first chart in
+#      headless Chromium (targets <= 200 KB, <= 500 ms); skipped without chromium.
 # All run from the repository root and print their own results; each says whether its
 # target is met. Exits 1 when a benchmark could not run (missing build), 0 otherwise.
 #
@@ -69,4 +73,12 @@ bench/ingest.sh || status=1
 echo
 echo "== bench/detect: detection CPU per tick at ${DETECT_SERIES:-300} series, arthamon detect points/s"
 bench/detect.sh || status=1
+
+echo
+echo "== bench/probes: the quantum probes' CPU per round"
+bench/probes.sh || status=1
+
+echo
+echo "== bench/dashboard: the dashboard's size and time to first chart"
+bench/dashboard.sh || status=1
 exit "$status"

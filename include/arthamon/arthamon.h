@@ -130,7 +130,7 @@ AM_EXTERN void am_set_log_handler(am_log_fn fn, void *userdata);
  *
  * What the node does, recorded where it happens: each call is safe from any
  * thread, needs no monitor (a running one folds what was recorded into every
- * snapshot's node, consensus, contract, model and GC fields, as the daemon's
+ * snapshot's node, consensus, contract, model, GC and quantum fields, as the daemon's
  * StatsD server does with the same names; docs/ingest.md), takes no lock and
  * allocates only on a name's first use. Times are milliseconds. Values that are
  * not finite are ignored. Names and labels given for the first time past the
@@ -169,6 +169,35 @@ AM_EXTERN void am_record_inference(const char *model, const char *type, double l
 AM_EXTERN void am_record_accelerator_util(const char *model, double percent);
 /* A garbage-collection pause. */
 AM_EXTERN void am_record_gc_pause(double pause_ms);
+
+/*
+ * The node's quantum figures (docs/ingest.md). A figure the node reports
+ * replaces what the monitor would measure itself, from the first report on,
+ * and the snapshot says so ("reported_by_node"). Gauges keep the last value
+ * set. They appear while monitoring.quantum_monitoring.enabled is true; the
+ * security level also needs security_level_monitoring, and the simulation
+ * figures and GPU usage simulation_metrics.
+ */
+/* The node's quantum random number generator's throughput now, in bits per second. */
+AM_EXTERN void am_record_qrng_throughput(double bits_per_sec);
+/* The cost of post-quantum signatures and key exchange over the node's classical
+ * baseline (its own timings of both), in percent. */
+AM_EXTERN void am_record_pq_crypto_overhead(double percent);
+/* count quantum-resistant Merkle tree operations done (proof verifications,
+ * as the node counts them): merkle_ops_per_sec is their rate per interval. */
+AM_EXTERN void am_record_merkle_ops(uint64_t count);
+/* The node's own estimate of its quantum security level, in bits. */
+AM_EXTERN void am_record_security_level(double bits);
+/*
+ * A quantum circuit simulation run: its qubits, circuit depth, the gate
+ * operations it applied and its wall time. The snapshot's simulation_metrics
+ * are those of the latest run, gate_ops_per_sec being gate_ops over wall_time_ms.
+ */
+AM_EXTERN void am_record_quantum_simulation(double qubits, double circuit_depth, double gate_ops,
+                                            double wall_time_ms);
+/* The share of the GPU the node's quantum simulation uses now, in percent (shown
+ * only when the GPU collector finds a GPU). */
+AM_EXTERN void am_record_gpu_quantum_sim_usage(double percent);
 
 /*
  * Metrics of the node's own, exported on /metrics as Prometheus's

@@ -48,6 +48,7 @@ extern const struct collector_ops coll_network;
 extern const struct collector_ops coll_process;
 extern const struct collector_ops coll_gpu;
 extern const struct collector_ops coll_node;
+extern const struct collector_ops coll_quantum;
 
 extern const struct collector_ops *const collector_table[];
 extern const unsigned collector_table_len;

@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "anomaly.h"
+#include "collect/pqsec.h"
 #include "common/parse.h"
 #include "detect/engine.h"
 #include "ingest/agg.h"
@@ -49,6 +50,7 @@ struct key {
     size_t present_offset;
     size_t count_offset; /* T_BUCKETS, T_RULES */
     bool secret;         /* never shown: config_to_json() writes "<redacted>" */
+    bool one_or_list;    /* T_STRLIST: a single string is a list of one */
     /* T_STR, T_STR_NULL: NULL if the (non-NULL) value is acceptable, else what it must be */
     const char *(*check)(const char *v);
 };
@@ -109,10 +111,87 @@ static const struct key ai_keys[] = {
     K_END,
 };
 
+/*
+ * NULL if v names an algorithm of this kind in the security table (or an
+ * "A+B" hybrid of them), else what it must be, with a hint. The message lives
+ * in a per-thread buffer until the next call on the thread.
+ */
+static const char *check_alg(enum pqsec_kind kind, const char *v)
+{
+    static const char *const examples[PQSEC_KINDS] = {
+        "ML-DSA-65, SLH-DSA-SHA2-128s, Ed25519, secp256k1",
+        "ML-KEM-768, X25519MLKEM768, X25519",
+        "SHA3-256, SHA-256, Keccak-256, BLAKE3",
+    };
+    static _Thread_local char why[400];
+    struct pqsec_level lv;
+    const char *hint = pqsec_suggest(kind, v), *other = NULL;
+
+    if (pqsec_eval(kind, v, &lv) == 0)
+        return NULL;
+    for (int k = 0; k < PQSEC_KINDS && !hint; k++)
+        if (k != (int)kind && pqsec_eval((enum pqsec_kind)k, v, &lv) == 0)
+            other = pqsec_kind_name((enum pqsec_kind)k);
+    snprintf(why, sizeof(why),
+             "must name a %s algorithm of the security table in docs/metrics.md (%s, ...) or "
+             "an A+B hybrid of them; '%.64s'%s%s%s%s%s",
+             pqsec_kind_name(kind), examples[kind], v, other ? " is a " : " is not one",
+             other ? other : "", other ? " algorithm" : "", hint ? " (did you mean '" : "",
+             hint ? hint : "");
+    if (hint)
+        snprintf(why + strlen(why), sizeof(why) - strlen(why), "'?)");
+    return why;
+}
+
+static const char *check_signature(const char *v)
+{
+    return check_alg(PQSEC_SIGNATURE, v);
+}
+
+static const char *check_key_exchange(const char *v)
+{
+    return check_alg(PQSEC_KEY_EXCHANGE, v);
+}
+
+static const char *check_hash(const char *v)
+{
+    return check_alg(PQSEC_HASH, v);
+}
+
+static const char *check_qrng_source(const char *v)
+{
+    if (!strcmp(v, "getrandom") || !strcmp(v, "none"))
+        return NULL;
+    if (v[0] != '/')
+        return "must be getrandom, none, or the absolute path of an entropy device or FIFO "
+               "(/dev/hwrng)";
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return "must not contain control characters";
+    return NULL;
+}
+
+#define K_ALGS(n, m, chk)                                                                 \
+    {                                                                                     \
+        .name = n, .type = T_STRLIST, .offset = OFF(m), .check = chk, .one_or_list = true \
+    }
+
 static const struct key quantum_keys[] = {
     K_BOOL("enabled", monitoring.quantum_monitoring.enabled),
     K_BOOL("simulation_metrics", monitoring.quantum_monitoring.simulation_metrics),
     K_BOOL("security_level_monitoring", monitoring.quantum_monitoring.security_level_monitoring),
+    K_ALGS("signature_algorithm", monitoring.quantum_monitoring.signature_algorithm,
+           check_signature),
+    K_ALGS("key_exchange_algorithm", monitoring.quantum_monitoring.key_exchange_algorithm,
+           check_key_exchange),
+    K_ALGS("hash_algorithm", monitoring.quantum_monitoring.hash_algorithm, check_hash),
+    {.name = "qrng_source",
+     .type = T_STR,
+     .offset = OFF(monitoring.quantum_monitoring.qrng_source),
+     .check = check_qrng_source},
+    K_UINT("probe_interval_sec", monitoring.quantum_monitoring.probe_interval_sec, 10, 86400),
+    K_UINT("qrng_window_ms", monitoring.quantum_monitoring.qrng_window_ms, 100, 5000),
+    K_BOOL("merkle_probe", monitoring.quantum_monitoring.merkle_probe),
     K_END,
 };
 
@@ -1010,6 +1089,10 @@ void config_defaults(struct config *cfg)
     cfg->monitoring.quantum_monitoring.enabled = true;
     cfg->monitoring.quantum_monitoring.simulation_metrics = true;
     cfg->monitoring.quantum_monitoring.security_level_monitoring = true;
+    set_str(&cfg->monitoring.quantum_monitoring.qrng_source, "getrandom");
+    cfg->monitoring.quantum_monitoring.probe_interval_sec = 60;
+    cfg->monitoring.quantum_monitoring.qrng_window_ms = 1000;
+    cfg->monitoring.quantum_monitoring.merkle_probe = true;
     cfg->monitoring.logging.level = LOG_INFO;
     set_str(&cfg->monitoring.logging.output_dir, "/var/log/blockchain/performance");
     cfg->monitoring.logging.stdout_enabled = true;
@@ -1417,8 +1500,9 @@ static bool load_rule(struct loader *ld, const yaml_node_t *map, const char *pat
                 }
             }
             report(ld, v,
-                   "'%s' must name a sink: a node.*, model_inference.* or memory.gc_metrics.* "
-                   "field listed in docs/config.md, or drop; got '%.80s%s'%s%s%s",
+                   "'%s' must name a sink: a node.*, model_inference.*, memory.gc_metrics.*, "
+                   "quantum.* or gpu.* field listed in docs/config.md, or drop; got "
+                   "'%.80s%s'%s%s%s",
                    sub, str[i], strlen(str[i]) > 80 ? "..." : "", hint ? " (did you mean '" : "",
                    hint ? hint : "", hint ? "'?)" : "");
             ok = false;
@@ -1705,15 +1789,18 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
         struct config_strlist nl = {0};
         const char *why;
         size_t cnt;
+        bool one = k->one_or_list && n->type == YAML_SCALAR_NODE;
         if (is_null(n)) {
             free_strings(ld->cfg, (const struct key[]){*k, K_END});
             return;
         }
-        if (n->type != YAML_SEQUENCE_NODE) {
-            report(ld, n, "'%s' must be a list of strings, got %s", path, node_kind(n));
+        if (n->type != YAML_SEQUENCE_NODE && !(one && n->type == YAML_SCALAR_NODE)) {
+            report(ld, n, "'%s' must be %s, got %s", path,
+                   k->one_or_list ? "a name or a list of names" : "a list of strings",
+                   node_kind(n));
             return;
         }
-        cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        cnt = one ? 1 : (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
         if (cnt > CONFIG_MAX_LIST) {
             report(ld, n, "'%s' has more than %d entries", path, CONFIG_MAX_LIST);
             return;
@@ -1723,9 +1810,9 @@ static void load_value(struct loader *ld, const yaml_node_t *n, const struct key
             report(ld, n, "out of memory");
             return;
         }
-        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-             it++) {
-            const yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+        for (size_t i = 0; i < cnt; i++) {
+            const yaml_node_t *e =
+                one ? n : yaml_document_get_node(ld->doc, n->data.sequence.items.start[i]);
             char *s;
             if (!e || e->type != YAML_SCALAR_NODE || is_null(e)) {
                 report(ld, e ? e : n, "'%s' entries must be strings", path);

@@ -70,6 +70,16 @@ struct config {
             bool enabled;
             bool simulation_metrics;
             bool security_level_monitoring;
+            /* extensions: what the node uses (names of collect/pqsec.h's table; a
+             * name or a list in the file), for security_level_bits */
+            struct config_strlist signature_algorithm;
+            struct config_strlist key_exchange_algorithm;
+            struct config_strlist hash_algorithm;
+            /* the probes (collect/qprobe.h) */
+            char *qrng_source;           /* "getrandom" (default), "none", or an absolute path */
+            uint32_t probe_interval_sec; /* between two rounds of the probes, default 60 */
+            uint32_t qrng_window_ms;     /* a device source's window, default 1000 */
+            bool merkle_probe;           /* the built-in Merkle probe, default true */
         } quantum_monitoring;
         struct {
             enum log_level level;

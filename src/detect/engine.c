@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect/pqsec.h"
 #include "core/log.h"
 #include "detect/forecast.h"
 #include "detect/mvar.h"
@@ -272,6 +273,15 @@ struct detect_engine {
         uint32_t max_series, min_security_bits;
         bool builtin;
         bool disabled[MAX_BUILTIN]; /* by builtin index */
+        /* the best quantum level among the configured signature algorithms; NaN:
+         * none configured, or quantum or security-level monitoring off */
+        double sig_quantum_bits;
+        char sig_names[128]; /* those algorithms, for the description */
+        /* the QRNG baseline: ticks it needs, ticks it averages over, and the
+         * for-duration of a collapse (a probe interval and a tick: two
+         * measurements in a row) */
+        uint32_t qrng_min_ticks, qrng_base_ticks;
+        double qrng_for_sec;
     } cfg;
     struct anomaly_log *log;
     uint64_t tick; /* ticks run, the current one included */
@@ -303,8 +313,8 @@ struct detect_engine {
     double max_score_window; /* highest learned score since the last prediction */
 
     /* baselines */
-    double tps_base, fin_base;
-    uint32_t tps_n, fin_n;
+    double tps_base, fin_base, qrng_base;
+    uint32_t tps_n, fin_n, qrng_n;
     uint64_t last_block_ms, blocks_seen;
     double block_gap_sec; /* usual time between blocks */
 
@@ -389,6 +399,21 @@ static const struct actions action_table[] = {
       "key exchange)",
       "Plan a rotation to quantum-resistant keys",
       "Review the configured algorithms against the security table in docs/metrics.md"}},
+    {"classical_only_signatures",
+     {"Plan the migration of validator and account keys to ML-DSA (FIPS 204) or SLH-DSA "
+      "(FIPS 205) signatures, or to a hybrid such as Ed25519+ML-DSA-65",
+      "Inventory long-lived keys whose public keys are already exposed (on chain, in "
+      "certificates): a quantum adversary forges those first",
+      "Check whether the node supports a post-quantum signature scheme it has not enabled",
+      "If classical signatures are accepted for now, turn this rule off with "
+      "detection.disabled_rules"}},
+    {"qrng_throughput_collapse",
+     {"Check the entropy source: its driver and device (dmesg, /sys/class/misc/hw_random), or "
+      "the process that feeds the QRNG FIFO",
+      "Check the QRNG device's link (USB, PCIe, network appliance) and its health counters",
+      "Make sure key generation and nonces fall back to the kernel's getrandom() while the "
+      "QRNG is degraded, and that nothing blocks waiting for it",
+      "Compare with the node's own QRNG figure (quantum.reported_by_node)"}},
     {"unusual_behaviour",
      {"Compare the related metrics with recent deployments, restarts and load changes",
       "Open the dashboard at the detection time to see what moved together",
@@ -779,6 +804,31 @@ static double v_security(struct detect_engine *e, const struct snapshot *s)
     return s->quantum.security_level_bits - e->cfg.min_security_bits;
 }
 
+/* The best quantum level among the signature algorithms in use: 0 when each
+ * is broken by a quantum computer. */
+static double v_classical_sig(struct detect_engine *e, const struct snapshot *s)
+{
+    return s->quantum_present ? e->cfg.sig_quantum_bits : NAN;
+}
+
+/* The QRNG throughput over its baseline (which holds still while the
+ * throughput is under half of it). The figure changes once per probe round,
+ * and repeats in between: the baseline averages over time, like the others. */
+static double v_qrng(struct detect_engine *e, const struct snapshot *s)
+{
+    double q = s->quantum_present ? s->quantum.qrng_throughput : NAN, r, n;
+
+    if (isnan(q))
+        return NAN;
+    r = e->qrng_n >= e->cfg.qrng_min_ticks && e->qrng_base > 0 ? q / e->qrng_base : NAN;
+    if (!(r < 0.5)) {
+        e->qrng_n++;
+        n = e->qrng_n < e->cfg.qrng_base_ticks ? e->qrng_n : e->cfg.qrng_base_ticks;
+        e->qrng_base += (q - e->qrng_base) / n;
+    }
+    return r;
+}
+
 /* The leak signal: the fit quality of a rising RSS that grew by a meaningful amount. */
 static double v_leak(struct detect_engine *e, const struct snapshot *s)
 {
@@ -843,6 +893,12 @@ static const struct builtin builtins[] = {
     {"quantum_security_low", "quantum", "rule", 4, OP_LT, 0, 0, 0, 1, v_security,
      "security level %s bits from the configured minimum (for %s)", "",
      {"quantum.security_level_bits", "quantum.pq_crypto_overhead"}, true},
+    {"classical_only_signatures", "quantum", "rule", 2, OP_LE, 0, 0, 0, 1, v_classical_sig,
+     "every configured signature algorithm is broken by a quantum computer (the best resists "
+     "%s, for %s)", " quantum bits", {"quantum.security_level_bits"}, true},
+    /* its for-duration is a probe interval and a tick (qrng_for_sec): two measurements */
+    {"qrng_throughput_collapse", "quantum", "rule", 3, OP_LE, 0.25, 0.5, 0, 2, v_qrng,
+     "QRNG throughput at %s its usual level for %s", "x", {"quantum.qrng_throughput"}, true},
     {"memory_leak", "memory", "trend", 3, OP_GE, 0.8, 0.5, 0, 2, v_leak,
      "the monitored process's memory keeps growing (trend quality %s, for %s)", "",
      {"memory.process_rss_mb", "memory.available_mb", "memory.physical_used_mb"}, false},
@@ -1122,7 +1178,9 @@ static void run_builtins(struct detect_engine *e, const struct snapshot *s)
             continue;
         if (!strcmp(b->name, "quantum_security_low") && !e->cfg.min_security_bits)
             continue;
-        need = ticks_for(e, b->for_sec, b->for_ticks);
+        need = ticks_for(
+            e, !strcmp(b->name, "qrng_throughput_collapse") ? e->cfg.qrng_for_sec : b->for_sec,
+            b->for_ticks);
         if (!rule_step(&e->bstate[i], b->op, v, b->trigger, b->clear, need))
             continue;
         memset(&r, 0, sizeof(r));
@@ -1152,6 +1210,11 @@ static void run_builtins(struct detect_engine *e, const struct snapshot *s)
                 r.severity = 4;
             else if (held_ms >= 60000)
                 r.severity = 3;
+        }
+        if (!strcmp(b->name, "classical_only_signatures") && e->cfg.sig_names[0]) {
+            size_t used = strlen(r.description);
+            snprintf(r.description + used, sizeof(r.description) - used, "; in use: %s",
+                     e->cfg.sig_names);
         }
         for (size_t k = 0; k < 6 && b->related[k]; k++)
             add_related(e, &r, b->related[k]);
@@ -1496,6 +1559,39 @@ static void status(struct detect_engine *e, struct snapshot *s)
 
 /* ---- the engine ---- */
 
+/* The quantum rules' view of the configuration. */
+static void configure_quantum(struct config_view *v, const struct config *cfg)
+{
+    const struct config_strlist *sig = &cfg->monitoring.quantum_monitoring.signature_algorithm;
+    double probe_sec = cfg->monitoring.quantum_monitoring.probe_interval_sec;
+    double tick_sec = (double)v->interval_ms / 1000;
+    size_t used = 0;
+
+    v->sig_quantum_bits = NAN;
+    v->sig_names[0] = '\0';
+    if (cfg->monitoring.quantum_monitoring.enabled &&
+        cfg->monitoring.quantum_monitoring.security_level_monitoring && sig->n) {
+        struct pqsec_use use = {.names = {(const char *const *)sig->v}, .n = {sig->n}};
+        struct pqsec_summary sum;
+        if (pqsec_summarize(&use, &sum, NULL) == 0)
+            v->sig_quantum_bits = sum.signature_quantum_max;
+        for (size_t i = 0; i < sig->n && used < sizeof(v->sig_names); i++) {
+            int n = snprintf(v->sig_names + used, sizeof(v->sig_names) - used, "%s%s",
+                             i ? ", " : "", sig->v[i]);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (probe_sec < tick_sec)
+        probe_sec = tick_sec;
+    v->qrng_for_sec = probe_sec + tick_sec;
+    v->qrng_min_ticks = (uint32_t)ceil(3 * probe_sec / tick_sec);
+    if (v->qrng_min_ticks < 30)
+        v->qrng_min_ticks = 30;
+    v->qrng_base_ticks = (uint32_t)ceil(10 * probe_sec / tick_sec);
+    if (v->qrng_base_ticks < BASE_TICKS)
+        v->qrng_base_ticks = BASE_TICKS;
+}
+
 static void free_urules(struct detect_engine *e)
 {
     for (size_t i = 0; i < e->n_urules; i++) {
@@ -1544,6 +1640,7 @@ void detect_engine_configure(struct detect_engine *e, const struct config *cfg)
     v->min_security_bits = cfg->detection.min_security_bits;
     v->builtin = cfg->detection.builtin_rules;
     memset(v->disabled, 0, sizeof(v->disabled));
+    configure_quantum(v, cfg);
     for (size_t i = 0; i < cfg->detection.disabled.n; i++) {
         /* (the configuration's check refuses unknown names) */
         for (size_t b = 0; b < NBUILTIN; b++)

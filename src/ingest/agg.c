@@ -33,6 +33,15 @@ static const char *const sink_names[AGG_SINK_COUNT] = {
     [AGG_SINK_LAYER] = "model_inference.layer_latencies",
     [AGG_SINK_ACCEL] = "model_inference.accelerator_util_percent",
     [AGG_SINK_GC_PAUSE] = "memory.gc_metrics.avg_pause_ms",
+    [AGG_SINK_QRNG] = "quantum.qrng_throughput",
+    [AGG_SINK_PQ_OVERHEAD] = "quantum.pq_crypto_overhead",
+    [AGG_SINK_MERKLE] = "quantum.merkle_ops_per_sec",
+    [AGG_SINK_SECURITY] = "quantum.security_level_bits",
+    [AGG_SINK_SIM_QUBITS] = "quantum.simulation_metrics.qubits",
+    [AGG_SINK_SIM_DEPTH] = "quantum.simulation_metrics.circuit_depth",
+    [AGG_SINK_SIM_GATE_OPS] = "quantum.simulation_metrics.gate_ops_per_sec",
+    [AGG_SINK_SIM_WALL_TIME] = "quantum.simulation_metrics.wall_time_ms",
+    [AGG_SINK_GPU_QSIM] = "gpu.quantum_sim_usage",
 };
 
 #define K(x) (1u << (x))
@@ -57,6 +66,15 @@ static const unsigned sink_kinds[AGG_SINK_COUNT] = {
     [AGG_SINK_LAYER] = K(AGG_HISTOGRAM),
     [AGG_SINK_ACCEL] = K(AGG_GAUGE),
     [AGG_SINK_GC_PAUSE] = K(AGG_HISTOGRAM),
+    [AGG_SINK_QRNG] = K(AGG_GAUGE),
+    [AGG_SINK_PQ_OVERHEAD] = K(AGG_GAUGE),
+    [AGG_SINK_MERKLE] = K(AGG_COUNTER) | K(AGG_GAUGE),
+    [AGG_SINK_SECURITY] = K(AGG_GAUGE),
+    [AGG_SINK_SIM_QUBITS] = K(AGG_GAUGE),
+    [AGG_SINK_SIM_DEPTH] = K(AGG_GAUGE),
+    [AGG_SINK_SIM_GATE_OPS] = K(AGG_COUNTER) | K(AGG_GAUGE),
+    [AGG_SINK_SIM_WALL_TIME] = K(AGG_GAUGE),
+    [AGG_SINK_GPU_QSIM] = K(AGG_GAUGE),
 };
 
 /* The most series a labelled sink takes (0: only max_series): each is an
@@ -90,6 +108,15 @@ static const struct {
     {"inference.layer", AGG_SINK_LAYER},
     {"inference.accelerator_util", AGG_SINK_ACCEL},
     {"gc.pause", AGG_SINK_GC_PAUSE},
+    {"quantum.qrng_throughput", AGG_SINK_QRNG},
+    {"quantum.pq_overhead", AGG_SINK_PQ_OVERHEAD},
+    {"quantum.merkle_ops", AGG_SINK_MERKLE},
+    {"quantum.security_level", AGG_SINK_SECURITY},
+    {"quantum.sim.qubits", AGG_SINK_SIM_QUBITS},
+    {"quantum.sim.circuit_depth", AGG_SINK_SIM_DEPTH},
+    {"quantum.sim.gate_ops", AGG_SINK_SIM_GATE_OPS},
+    {"quantum.sim.wall_time", AGG_SINK_SIM_WALL_TIME},
+    {"gpu.quantum_sim_usage", AGG_SINK_GPU_QSIM},
 };
 
 #define MAX_RULES 64
@@ -1011,6 +1038,60 @@ static struct model_inference_metrics *model_entry(struct snapshot *snap, const 
     return m;
 }
 
+/* A sink that takes a gauge (the node's own figure) or a counter (a rate over
+ * the interval): the gauge when one was set, else the counter's rate; NAN
+ * while neither was used. The counter's delta is taken either way. */
+static double gauge_or_rate(struct sink_state *ss, double dt)
+{
+    double delta = sink_delta(ss), g = gauge_of(ss);
+
+    return !isnan(g) ? g : rate_of(delta, NAN, dt, 1);
+}
+
+/* The node's quantum figures, each marking its QUANTUM_REPORTED_* bit. */
+static void fold_quantum(struct agg *a, struct snapshot *snap, double dt)
+{
+    struct quantum_metrics *q = &snap->quantum;
+    struct quantum_simulation_metrics *sim = &q->simulation_metrics;
+    double v, usage;
+    bool any_sim = false;
+
+#define REPORT(field, bit, value)         \
+    do {                                  \
+        if (!isnan(v = (value))) {        \
+            (field) = v;                  \
+            q->reported |= (bit);         \
+            snap->quantum_present = true; \
+        }                                 \
+    } while (0)
+    REPORT(q->qrng_throughput, QUANTUM_REPORTED_QRNG, gauge_of(&a->sink[AGG_SINK_QRNG]));
+    REPORT(q->pq_crypto_overhead, QUANTUM_REPORTED_PQ, gauge_of(&a->sink[AGG_SINK_PQ_OVERHEAD]));
+    REPORT(q->merkle_ops_per_sec, QUANTUM_REPORTED_MERKLE,
+           gauge_or_rate(&a->sink[AGG_SINK_MERKLE], dt));
+    REPORT(q->security_level_bits, QUANTUM_REPORTED_SECURITY,
+           gauge_of(&a->sink[AGG_SINK_SECURITY]));
+#define REPORT_SIM(field, value)   \
+    do {                           \
+        if (!isnan(v = (value))) { \
+            (field) = v;           \
+            any_sim = true;        \
+        }                          \
+    } while (0)
+    REPORT_SIM(sim->qubits, gauge_of(&a->sink[AGG_SINK_SIM_QUBITS]));
+    REPORT_SIM(sim->circuit_depth, gauge_of(&a->sink[AGG_SINK_SIM_DEPTH]));
+    REPORT_SIM(sim->gate_ops_per_sec, gauge_or_rate(&a->sink[AGG_SINK_SIM_GATE_OPS], dt));
+    REPORT_SIM(sim->wall_time_ms, gauge_of(&a->sink[AGG_SINK_SIM_WALL_TIME]));
+#undef REPORT_SIM
+#undef REPORT
+    if (any_sim) {
+        snap->quantum_present = q->simulation_present = true;
+        q->reported |= QUANTUM_REPORTED_SIM;
+    }
+    usage = gauge_of(&a->sink[AGG_SINK_GPU_QSIM]);
+    if (snap->gpu_present && !isnan(usage))
+        snap->gpu.quantum_sim_usage = usage;
+}
+
 void agg_fold(struct agg *a, struct snapshot *snap, double dt)
 {
     struct node_metrics *nm = &snap->node;
@@ -1058,6 +1139,7 @@ void agg_fold(struct agg *a, struct snapshot *snap, double dt)
         g->avg_pause_ms = avg_of(&d, 1);
         g->max_pause_ms = d.count ? d.max : NAN;
     }
+    fold_quantum(a, snap, dt);
 
     /* per function, per model, per layer: the mapped series themselves */
     for (struct agg_series *s = atomic_load_explicit(&a->mapped, memory_order_acquire); s;

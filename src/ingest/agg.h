@@ -46,8 +46,8 @@ enum agg_kind {
     AGG_KIND_COUNT
 };
 
-/* Where a series' values go: the snapshot's node fields (the seed's names)
- * or a custom series. The names are those of docs/ingest.md and the statsd
+/* Where a series' values go: the snapshot's node and quantum fields (the
+ * seed's names) or a custom series. The names are those of docs/ingest.md and the statsd
  * mapping's `field`. */
 enum agg_sink {
     AGG_SINK_CUSTOM = 0,
@@ -69,6 +69,17 @@ enum agg_sink {
     AGG_SINK_LAYER,         /* model_inference.layer_latencies (per model and layer) */
     AGG_SINK_ACCEL,         /* model_inference.accelerator_util_percent (per model) */
     AGG_SINK_GC_PAUSE,      /* memory.gc_metrics.avg_pause_ms */
+    /* the quantum figures the node reports: each one set marks the snapshot's
+     * QUANTUM_REPORTED_* bit, and the quantum collector leaves it be */
+    AGG_SINK_QRNG,          /* quantum.qrng_throughput (bits/s) */
+    AGG_SINK_PQ_OVERHEAD,   /* quantum.pq_crypto_overhead (percent) */
+    AGG_SINK_MERKLE,        /* quantum.merkle_ops_per_sec (gauge: ops/s; counter: operations) */
+    AGG_SINK_SECURITY,      /* quantum.security_level_bits */
+    AGG_SINK_SIM_QUBITS,    /* quantum.simulation_metrics.qubits */
+    AGG_SINK_SIM_DEPTH,     /* quantum.simulation_metrics.circuit_depth */
+    AGG_SINK_SIM_GATE_OPS,  /* quantum.simulation_metrics.gate_ops_per_sec (as merkle) */
+    AGG_SINK_SIM_WALL_TIME, /* quantum.simulation_metrics.wall_time_ms (gauge, ms) */
+    AGG_SINK_GPU_QSIM,      /* gpu.quantum_sim_usage (percent; with a GPU only) */
     AGG_SINK_COUNT
 };
 
@@ -168,6 +179,12 @@ void agg_series_set(struct agg *a, struct agg_series *s, double v);
  * Fills the node fields of snap from everything recorded since the last call
  * (rates over dt_sec; averages and quantiles of the interval's observations;
  * gauges as last set). Call from one thread at a time (the sampler's).
+ *
+ * The quantum figures the node reported set quantum_present, their
+ * QUANTUM_REPORTED_* bits in quantum.reported and, for the simulation figures,
+ * simulation_present; gpu.quantum_sim_usage is set only when snap->gpu_present
+ * (the GPU collector runs first). Whether quantum monitoring is on is the
+ * quantum collector's to apply (it runs after).
  */
 void agg_fold(struct agg *a, struct snapshot *snap, double dt_sec);
 

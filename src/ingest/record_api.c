@@ -82,7 +82,8 @@ static void add_labelled(const char *name, const char *const *kv, size_t n, enum
 }
 
 static _Atomic(struct agg_series *) c_txv, c_txs, c_bsize, c_btxs, c_mempool, c_final, c_msgs,
-    c_part, c_qro, c_gas, c_wasm, c_gc, c_contract;
+    c_part, c_qro, c_gas, c_wasm, c_gc, c_contract, c_qrng, c_pq, c_merkle, c_security, c_qubits,
+    c_depth, c_gate_ops, c_wall, c_gpu_qsim;
 
 void am_record_tx_validated(double validation_ms)
 {
@@ -174,6 +175,42 @@ void am_record_accelerator_util(const char *model, double percent)
 void am_record_gc_pause(double pause_ms)
 {
     add_named(&c_gc, "gc.pause", AGG_HISTOGRAM, true, pause_ms);
+}
+
+void am_record_qrng_throughput(double bits_per_sec)
+{
+    set_named(&c_qrng, "quantum.qrng_throughput", bits_per_sec);
+}
+
+void am_record_pq_crypto_overhead(double percent)
+{
+    set_named(&c_pq, "quantum.pq_overhead", percent);
+}
+
+void am_record_merkle_ops(uint64_t count)
+{
+    add_named(&c_merkle, "quantum.merkle_ops", AGG_COUNTER, false, (double)count);
+}
+
+void am_record_security_level(double bits)
+{
+    set_named(&c_security, "quantum.security_level", bits);
+}
+
+void am_record_quantum_simulation(double qubits, double circuit_depth, double gate_ops,
+                                  double wall_time_ms)
+{
+    set_named(&c_qubits, "quantum.sim.qubits", qubits);
+    set_named(&c_depth, "quantum.sim.circuit_depth", circuit_depth);
+    set_named(&c_wall, "quantum.sim.wall_time", wall_time_ms);
+    /* the run's own speed (a gauge of the same name takes the place of a counter) */
+    if (wall_time_ms > 0)
+        set_named(&c_gate_ops, "quantum.sim.gate_ops", gate_ops / (wall_time_ms / 1000));
+}
+
+void am_record_gpu_quantum_sim_usage(double percent)
+{
+    set_named(&c_gpu_qsim, "gpu.quantum_sim_usage", percent);
 }
 
 /* ---- generic metrics ---- */

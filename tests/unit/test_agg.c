@@ -84,6 +84,69 @@ static void test_node_fields(void **st)
     agg_free(a);
 }
 
+/* The node's quantum figures: each sets its field and its reported-by-node bit;
+ * GPU usage only with a GPU; a counter gives a rate, a gauge the node's figure. */
+static void test_quantum_fields(void **st)
+{
+    struct agg *a = agg_new();
+    struct snapshot *s = snapshot_new();
+    const unsigned all = QUANTUM_REPORTED_QRNG | QUANTUM_REPORTED_PQ | QUANTUM_REPORTED_MERKLE |
+                         QUANTUM_REPORTED_SECURITY | QUANTUM_REPORTED_SIM;
+    (void)st;
+
+    /* nothing reported: nothing set */
+    agg_fold(a, s, 1.0);
+    assert_false(s->quantum_present);
+    assert_int_equal(s->quantum.reported, 0);
+    snapshot_unref(s);
+
+    s = snapshot_new();
+    feed(a, "quantum.qrng_throughput:1000000|g\nquantum.pq_overhead:12.5|g\n"
+            "quantum.merkle_ops:300|c\nquantum.merkle_ops:200|c\nquantum.security_level:192|g\n"
+            "quantum.sim.qubits:20|g\nquantum.sim.circuit_depth:100|g\n"
+            "quantum.sim.gate_ops:4000|c\nquantum.sim.wall_time:350|g\n"
+            "gpu.quantum_sim_usage:40|g\n");
+    agg_fold(a, s, 2.0);
+    assert_true(s->quantum_present);
+    assert_int_equal(s->quantum.reported, all);
+    assert_true(s->quantum.qrng_throughput == 1e6);
+    assert_true(s->quantum.pq_crypto_overhead == 12.5);
+    assert_true(fabs(s->quantum.merkle_ops_per_sec - 250) < 1e-9); /* 500 in 2 s */
+    assert_true(s->quantum.security_level_bits == 192);
+    assert_true(s->quantum.simulation_present);
+    assert_true(s->quantum.simulation_metrics.qubits == 20);
+    assert_true(s->quantum.simulation_metrics.circuit_depth == 100);
+    assert_true(fabs(s->quantum.simulation_metrics.gate_ops_per_sec - 2000) < 1e-9);
+    assert_true(s->quantum.simulation_metrics.wall_time_ms == 350);
+    assert_true(isnan(s->gpu.quantum_sim_usage)); /* no GPU found */
+    snapshot_unref(s);
+
+    /* the next interval, with a GPU: gauges stay, counters' rates fall to 0 */
+    s = snapshot_new();
+    s->gpu_present = true;
+    agg_fold(a, s, 1.0);
+    assert_true(s->gpu.quantum_sim_usage == 40);
+    assert_true(s->quantum.merkle_ops_per_sec == 0);
+    assert_true(s->quantum.qrng_throughput == 1e6);
+    assert_int_equal(s->quantum.reported, all);
+    snapshot_unref(s);
+    agg_free(a);
+
+    /* a gauge of the node's own rate; a timer where a gauge is due stays custom */
+    a = agg_new();
+    s = snapshot_new();
+    feed(a, "quantum.merkle_ops:123456|g\nquantum.sim.wall_time:5|ms\n");
+    agg_fold(a, s, 1.0);
+    assert_true(s->quantum.merkle_ops_per_sec == 123456);
+    assert_int_equal(s->quantum.reported, QUANTUM_REPORTED_MERKLE);
+    assert_false(s->quantum.simulation_present);
+    assert_int_equal(agg_sink_of(a, "quantum.sim.wall_time", 21), AGG_SINK_SIM_WALL_TIME);
+    assert_int_equal(agg_sink_parse("quantum.simulation_metrics.qubits"), AGG_SINK_SIM_QUBITS);
+    assert_string_equal(agg_sink_name(AGG_SINK_GPU_QSIM), "gpu.quantum_sim_usage");
+    snapshot_unref(s);
+    agg_free(a);
+}
+
 struct seen {
     int counters, gauges, hists, sets;
     double counter, gauge, set;
@@ -208,9 +271,8 @@ static void test_models_bounded(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_node_fields),
-        cmocka_unit_test(test_custom),
-        cmocka_unit_test(test_limit_and_rules),
+        cmocka_unit_test(test_node_fields),    cmocka_unit_test(test_quantum_fields),
+        cmocka_unit_test(test_custom),         cmocka_unit_test(test_limit_and_rules),
         cmocka_unit_test(test_models_bounded),
     };
 

@@ -55,6 +55,13 @@ static void seed_defaults(void **state)
     assert_true(c.monitoring.quantum_monitoring.enabled);
     assert_true(c.monitoring.quantum_monitoring.simulation_metrics);
     assert_true(c.monitoring.quantum_monitoring.security_level_monitoring);
+    assert_int_equal(c.monitoring.quantum_monitoring.signature_algorithm.n, 0);
+    assert_int_equal(c.monitoring.quantum_monitoring.key_exchange_algorithm.n, 0);
+    assert_int_equal(c.monitoring.quantum_monitoring.hash_algorithm.n, 0);
+    assert_string_equal(c.monitoring.quantum_monitoring.qrng_source, "getrandom");
+    assert_int_equal(c.monitoring.quantum_monitoring.probe_interval_sec, 60);
+    assert_int_equal(c.monitoring.quantum_monitoring.qrng_window_ms, 1000);
+    assert_true(c.monitoring.quantum_monitoring.merkle_probe);
     assert_int_equal(c.monitoring.logging.level, LOG_INFO);
     assert_string_equal(c.monitoring.logging.output_dir, "/var/log/blockchain/performance");
     assert_true(c.monitoring.logging.stdout_enabled);
@@ -617,8 +624,9 @@ static void statsd_errors(void **state)
     /* field */
     expect_error("statsd:\n  mapping:\n    - match: a\n      field: node.mempool\n",
                  "t.yaml:4:14: 'statsd.mapping[0].field' must name a sink: a node.*, "
-                 "model_inference.* or memory.gc_metrics.* field listed in docs/config.md, or "
-                 "drop; got 'node.mempool' (did you mean 'node.mempool_size'?)");
+                 "model_inference.*, memory.gc_metrics.*, quantum.* or gpu.* field listed in "
+                 "docs/config.md, or drop; got 'node.mempool' (did you mean "
+                 "'node.mempool_size'?)");
     expect_error("statsd: {mapping: [{match: a, field: cpu_usage}]}\n",
                  "listed in docs/config.md, or drop; got 'cpu_usage'\n");
     expect_error("statsd: {mapping: [{match: a, field: custom}]}\n", "must name a sink");
@@ -688,6 +696,15 @@ static void statsd_helpers(void **state)
         "model_inference.layer_latencies",
         "model_inference.accelerator_util_percent",
         "memory.gc_metrics.avg_pause_ms",
+        "quantum.qrng_throughput",
+        "quantum.pq_crypto_overhead",
+        "quantum.merkle_ops_per_sec",
+        "quantum.security_level_bits",
+        "quantum.simulation_metrics.qubits",
+        "quantum.simulation_metrics.circuit_depth",
+        "quantum.simulation_metrics.gate_ops_per_sec",
+        "quantum.simulation_metrics.wall_time_ms",
+        "gpu.quantum_sim_usage",
         "drop",
     };
     static char doc[1 << 17];
@@ -759,6 +776,87 @@ static void every_key_is_documented(void **state)
     assert_true(read_source_file("docs/config.md", buf, sizeof(buf)) > 0);
     config_foreach_key(key_documented, &dc);
     assert_int_equal(dc.missing, 0);
+}
+
+/* quantum_monitoring: the algorithms (a name or a list), the probes, and their errors */
+static void quantum_section(void **state)
+{
+    struct config c, copy;
+    struct strbuf j;
+
+    (void)state;
+    assert_int_equal(load(&c, "monitoring:\n"
+                              "  quantum_monitoring:\n"
+                              "    signature_algorithm: [Ed25519, ml-dsa-65, Ed25519+ML-DSA-44]\n"
+                              "    key_exchange_algorithm: X25519MLKEM768\n"
+                              "    hash_algorithm: [SHA3-256]\n"
+                              "    qrng_source: /dev/hwrng\n"
+                              "    probe_interval_sec: 10\n"
+                              "    qrng_window_ms: 250\n"
+                              "    merkle_probe: false\n"),
+                     0);
+    assert_int_equal(c.monitoring.quantum_monitoring.signature_algorithm.n, 3);
+    assert_string_equal(c.monitoring.quantum_monitoring.signature_algorithm.v[1], "ml-dsa-65");
+    assert_int_equal(c.monitoring.quantum_monitoring.key_exchange_algorithm.n, 1);
+    assert_string_equal(c.monitoring.quantum_monitoring.key_exchange_algorithm.v[0],
+                        "X25519MLKEM768");
+    assert_string_equal(c.monitoring.quantum_monitoring.qrng_source, "/dev/hwrng");
+    assert_int_equal(c.monitoring.quantum_monitoring.probe_interval_sec, 10);
+    assert_int_equal(c.monitoring.quantum_monitoring.qrng_window_ms, 250);
+    assert_false(c.monitoring.quantum_monitoring.merkle_probe);
+    /* copied deep, and shown as lists */
+    assert_int_equal(config_copy(&copy, &c), 0);
+    assert_ptr_not_equal(copy.monitoring.quantum_monitoring.hash_algorithm.v[0],
+                         c.monitoring.quantum_monitoring.hash_algorithm.v[0]);
+    strbuf_init(&j, 0);
+    assert_int_equal(config_to_json(&copy, &j), 0);
+    assert_non_null(strstr(j.buf, "\"key_exchange_algorithm\":[\"X25519MLKEM768\"],"
+                                  "\"hash_algorithm\":[\"SHA3-256\"],\"qrng_source\":"
+                                  "\"/dev/hwrng\",\"probe_interval_sec\":10,"
+                                  "\"qrng_window_ms\":250,\"merkle_probe\":false"));
+    strbuf_done(&j);
+    config_done(&copy);
+    config_done(&c);
+    /* null empties a list */
+    assert_int_equal(load(&c, "monitoring: {quantum_monitoring: {hash_algorithm: null, "
+                              "qrng_source: none}}\n"),
+                     0);
+    assert_int_equal(c.monitoring.quantum_monitoring.hash_algorithm.n, 0);
+    assert_string_equal(c.monitoring.quantum_monitoring.qrng_source, "none");
+    config_done(&c);
+
+    expect_error("monitoring: {quantum_monitoring: {signature_algorithm: [Ed25519, Ed2559]}}\n",
+                 "t.yaml:1:66: 'monitoring.quantum_monitoring.signature_algorithm' entries must "
+                 "name a signature algorithm of the security table in docs/metrics.md");
+    expect_error("monitoring: {quantum_monitoring: {signature_algorithm: Ed2559}}\n",
+                 "'Ed2559' is not one (did you mean 'Ed25519'?)");
+    expect_error("monitoring: {quantum_monitoring: {signature_algorithm: ML-KEM-768}}\n",
+                 "'ML-KEM-768' is a key exchange algorithm");
+    expect_error("monitoring: {quantum_monitoring: {hash_algorithm: SHA3-265}}\n",
+                 "(did you mean 'SHA3-256'?)");
+    expect_error("monitoring: {quantum_monitoring: {key_exchange_algorithm: {a: b}}}\n",
+                 "'monitoring.quantum_monitoring.key_exchange_algorithm' must be a name or a list "
+                 "of names, got a mapping");
+    expect_error("monitoring: {quantum_monitoring: {key_exchange_algorithm: [[X25519]]}}\n",
+                 "entries must be strings");
+    expect_error("monitoring: {quantum_monitoring: {qrng_source: dev/hwrng}}\n",
+                 "'monitoring.quantum_monitoring.qrng_source' must be getrandom, none, or the "
+                 "absolute path of an entropy device or FIFO (/dev/hwrng); got 'dev/hwrng'");
+    expect_error("monitoring: {quantum_monitoring: {qrng_source: \"/dev/x\\ty\"}}\n",
+                 "must not contain control characters");
+    expect_error("monitoring: {quantum_monitoring: {probe_interval_sec: 5}}\n",
+                 "'monitoring.quantum_monitoring.probe_interval_sec' must be between 10 and 86400");
+    expect_error("monitoring: {quantum_monitoring: {qrng_window_ms: 9000}}\n",
+                 "'monitoring.quantum_monitoring.qrng_window_ms' must be between 100 and 5000");
+    expect_error("monitoring: {quantum_monitoring: {merkle_probe: maybe}}\n",
+                 "'monitoring.quantum_monitoring.merkle_probe' must be true or false");
+    expect_error("monitoring: {quantum_monitoring: {qrng_sorce: none}}\n",
+                 "unknown key 'qrng_sorce' in 'monitoring.quantum_monitoring' (did you mean "
+                 "'qrng_source'?)");
+    /* the statsd sinks of the node's quantum figures */
+    assert_true(config_statsd_sink_ok("quantum.qrng_throughput"));
+    assert_true(config_statsd_sink_ok("quantum.simulation_metrics.wall_time_ms"));
+    assert_true(config_statsd_sink_ok("gpu.quantum_sim_usage"));
 }
 
 /* detection: defaults, a full rule, and every way a rule can be wrong */
@@ -953,6 +1051,7 @@ int main(void)
         cmocka_unit_test(statsd_section_loads),
         cmocka_unit_test(statsd_errors),
         cmocka_unit_test(statsd_helpers),
+        cmocka_unit_test(quantum_section),
         cmocka_unit_test(detection_section),
         cmocka_unit_test(alerts_section),
     };

@@ -449,6 +449,130 @@ static void consensus_and_quantum(void **state)
     world_done(&w);
 }
 
+static void set_list(struct config_strlist *l, const char *a, const char *b)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = calloc(2, sizeof(char *));
+    assert_non_null(l->v);
+    l->v[0] = strdup(a);
+    l->n = 1;
+    if (b) {
+        l->v[1] = strdup(b);
+        l->n = 2;
+    }
+}
+
+static struct snapshot *with_quantum(struct world *w, double qrng)
+{
+    struct snapshot *s = quiet(w);
+
+    s->quantum_present = true;
+    s->quantum.qrng_throughput = qrng;
+    return s;
+}
+
+/* Signatures a quantum computer breaks, all of them: raised while so configured
+ * (naming them), quantum-relevant; a post-quantum one among them clears it. */
+static void classical_only_signatures(void **state)
+{
+    struct world w;
+    struct found f;
+
+    (void)state;
+    world_init(&w, 1000);
+    set_list(&w.cfg.monitoring.quantum_monitoring.signature_algorithm, "Ed25519", "secp256k1");
+    detect_engine_configure(w.e, &w.cfg);
+    tick(&w, quiet(&w)); /* no quantum object: nothing to say */
+    assert_int_equal(find(&w, "classical_only_signatures", "quantum").n, 0);
+    tick(&w, with_quantum(&w, NAN));
+    f = find(&w, "classical_only_signatures", "quantum");
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.open, 1);
+    assert_int_equal(f.last.severity, 2);
+    assert_true(f.last.quantum_relevant);
+    assert_non_null(strstr(f.last.description, "in use: Ed25519, secp256k1"));
+    assert_true(f.last.n_actions >= 3);
+
+    /* a post-quantum scheme beside them: it clears, and resolves */
+    set_list(&w.cfg.monitoring.quantum_monitoring.signature_algorithm, "Ed25519", "ML-DSA-65");
+    detect_engine_configure(w.e, &w.cfg);
+    for (int i = 0; i < 4; i++)
+        tick(&w, with_quantum(&w, NAN));
+    f = find(&w, "classical_only_signatures", "quantum");
+    assert_int_equal(f.open, 0);
+
+    /* nor with quantum monitoring off, or the rule disabled */
+    set_list(&w.cfg.monitoring.quantum_monitoring.signature_algorithm, "Ed25519", NULL);
+    w.cfg.monitoring.quantum_monitoring.enabled = false;
+    detect_engine_configure(w.e, &w.cfg);
+    tick(&w, with_quantum(&w, NAN));
+    w.cfg.monitoring.quantum_monitoring.enabled = true;
+    set_list(&w.cfg.detection.disabled, "classical_only_signatures", NULL);
+    detect_engine_configure(w.e, &w.cfg);
+    tick(&w, with_quantum(&w, NAN));
+    f = find(&w, "classical_only_signatures", "quantum");
+    assert_int_equal(f.n, 1); /* the one from before, resolved */
+    assert_int_equal(f.open, 0);
+    world_done(&w);
+}
+
+/*
+ * A QRNG whose throughput collapses: the figure changes once per probe round
+ * (10 s here, at 1 s ticks) and repeats in between. One low measurement is not
+ * enough, two in a row are; the baseline does not learn the collapse; one good
+ * measurement clears it.
+ */
+static void qrng_collapse(void **state)
+{
+    struct world w;
+    struct found f;
+    double v = 1e6;
+    int fired_at = -1;
+
+    (void)state;
+    world_init(&w, 1000);
+    w.cfg.monitoring.quantum_monitoring.probe_interval_sec = 10;
+    detect_engine_configure(w.e, &w.cfg);
+    for (int i = 0; i < 60; i++) {
+        if (i % 10 == 0)
+            v = 1e6 * (1 + 0.02 * noise(&w));
+        tick(&w, with_quantum(&w, v));
+    }
+    /* one bad round, then normal again */
+    for (int i = 0; i < 10; i++)
+        tick(&w, with_quantum(&w, 1e5));
+    for (int i = 0; i < 30; i++) {
+        if (i % 10 == 0)
+            v = 1e6 * (1 + 0.02 * noise(&w));
+        tick(&w, with_quantum(&w, v));
+    }
+    assert_int_equal(find(&w, "qrng_throughput_collapse", "quantum").n, 0);
+    /* the source dies: 0 round after round */
+    for (int i = 0; i < 25; i++) {
+        tick(&w, with_quantum(&w, 0));
+        if (fired_at < 0 && find(&w, "qrng_throughput_collapse", "quantum").n)
+            fired_at = i;
+    }
+    print_message("qrng_throughput_collapse after %d ticks of a dead source\n", fired_at + 1);
+    assert_int_equal(fired_at, 10); /* a probe interval and a tick */
+    f = find(&w, "qrng_throughput_collapse", "quantum");
+    assert_true(f.last.quantum_relevant);
+    assert_int_equal(f.last.severity, 3);
+    assert_int_equal(f.open, 1);
+    /* back: clears at once, resolves after resolve_ticks */
+    for (int i = 0; i < 4; i++)
+        tick(&w, with_quantum(&w, 1e6));
+    f = find(&w, "qrng_throughput_collapse", "quantum");
+    assert_int_equal(f.open, 0);
+    /* a figure that goes away says nothing */
+    for (int i = 0; i < 20; i++)
+        tick(&w, with_quantum(&w, NAN));
+    assert_int_equal(find(&w, "qrng_throughput_collapse", "quantum").open, 0);
+    world_done(&w);
+}
+
 /* An anomaly open at shutdown is carried on under its id, or resolved. */
 static void adoption(void **state)
 {
@@ -496,6 +620,8 @@ int main(void)
         cmocka_unit_test(node_stall),
         cmocka_unit_test(disk_eta),
         cmocka_unit_test(consensus_and_quantum),
+        cmocka_unit_test(classical_only_signatures),
+        cmocka_unit_test(qrng_collapse),
         cmocka_unit_test(adoption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,6 +67,38 @@ static void test_events_fill_the_snapshot(void **st)
     snapshot_unref(s);
 }
 
+/* The node's quantum figures, by the C API: reported, and marked so. */
+static void test_quantum_recorders(void **st)
+{
+    struct snapshot *s = snapshot_new();
+    (void)st;
+
+    s->gpu_present = true;
+    am_record_qrng_throughput(2.5e6);
+    am_record_pq_crypto_overhead(18);
+    am_record_merkle_ops(900);
+    am_record_security_level(128);
+    am_record_quantum_simulation(24, 300, 1.2e6, 400);
+    am_record_gpu_quantum_sim_usage(55);
+    am_record_qrng_throughput(INFINITY); /* ignored */
+    agg_fold(agg_global(), s, 3);
+    assert_true(s->quantum_present);
+    assert_int_equal(s->quantum.reported, QUANTUM_REPORTED_QRNG | QUANTUM_REPORTED_PQ |
+                                              QUANTUM_REPORTED_MERKLE | QUANTUM_REPORTED_SECURITY |
+                                              QUANTUM_REPORTED_SIM);
+    assert_true(s->quantum.qrng_throughput == 2.5e6);
+    assert_true(s->quantum.pq_crypto_overhead == 18);
+    assert_true(fabs(s->quantum.merkle_ops_per_sec - 300) < 1e-9); /* 900 in 3 s */
+    assert_true(s->quantum.security_level_bits == 128);
+    assert_true(s->quantum.simulation_present);
+    assert_true(s->quantum.simulation_metrics.qubits == 24);
+    assert_true(s->quantum.simulation_metrics.circuit_depth == 300);
+    assert_true(s->quantum.simulation_metrics.wall_time_ms == 400);
+    assert_true(fabs(s->quantum.simulation_metrics.gate_ops_per_sec - 3e6) < 1e-6); /* per run */
+    assert_true(s->gpu.quantum_sim_usage == 55);
+    snapshot_unref(s);
+}
+
 #define THREADS 4
 #define PER     200000
 
@@ -141,6 +173,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_fill_the_snapshot),
+        cmocka_unit_test(test_quantum_recorders),
         cmocka_unit_test(test_generic_from_threads),
     };
 
