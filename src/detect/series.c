@@ -125,10 +125,13 @@ bool detect_series_warming(const struct detect_series *d)
 }
 
 /* The symbols of x on every slicing into sym[]: the slice of [lo, hi] it falls in
- * (0 .. DETECT_LEVELS), or -1 / DETECT_LEVELS + 1 when x lies more than
+ * (0 .. DETECT_LEVELS - 1), or -1 / DETECT_LEVELS + 1 when x lies more than
  * DETECT_BEYOND of a slice below / above it. The range is the one before x, so that
  * a new extreme is a symbol of its own, while a value just past the edge (a noisy
- * series slowly widening its range) counts as the edge slice. */
+ * series slowly widening its range) counts as the edge slice. An offset slicing
+ * cuts a piece narrower than a slice off each end of the range; those pieces hold
+ * only values next to a record, rare by construction, so they are merged into
+ * their neighbours (1 .. DETECT_LEVELS - 1): every symbol spans a slice or more. */
 static void symbols(const struct detect_series *d, double x, int32_t sym[DETECT_GRIDS])
 {
     double span = d->hi - d->lo, w = span / DETECT_LEVELS, m = w * DETECT_BEYOND, t;
@@ -143,11 +146,13 @@ static void symbols(const struct detect_series *d, double x, int32_t sym[DETECT_
     }
     x = x < d->lo ? d->lo : x > d->hi ? d->hi : x;
     t = (x - d->lo) / span * DETECT_LEVELS;
-    for (unsigned g = 0; g < grids; g++)
-        sym[g] = (int32_t)(t + (double)g / grids);
-    /* slicing 0 has DETECT_LEVELS slices, x == hi in the last; the offset ones one more */
-    if (sym[0] == DETECT_LEVELS)
-        sym[0] = DETECT_LEVELS - 1;
+    for (unsigned g = 0; g < grids; g++) {
+        int32_t s = (int32_t)(t + (double)g / grids);
+        /* slicing 0 puts x == hi in its last slice; an offset one merges its end pieces */
+        int32_t first = g > 0 ? 1 : 0;
+
+        sym[g] = s < first ? first : s > DETECT_LEVELS - 1 ? DETECT_LEVELS - 1 : s;
+    }
 }
 
 /* Looks up the context whose hash is h in d's table and marks it met now (the low

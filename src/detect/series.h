@@ -6,7 +6,10 @@
  * the range seen so far it falls in, or "below" / "above" when it lies more
  * than DETECT_BEYOND of a slice outside that range. This is done on DETECT_GRIDS slicings
  * offset from each other by a fraction of a slice, so that a value wavering
- * across one slicing's edge is steady in the other. The detector remembers
+ * across one slicing's edge is steady in the other; the pieces narrower than a
+ * slice that an offset slicing leaves at the ends of the range are merged into
+ * their neighbours, so that no symbol stands for only the values next to a
+ * record (rare by construction, they made every return there news). The detector remembers
  * which short symbol sequences ("contexts": the latest symbol alone, the latest
  * two, ... the latest DETECT_ORDER) it has met, in a fixed table where a
  * context not met for DETECT_MEMORY samples is forgotten, so that it follows
@@ -42,18 +45,18 @@
  * docs/detection.md, each checked against its neighbours):
  *   WARMUP  the shortest probation NAB grants a file is 150 rows; 100..200 score alike.
  *   LEVELS  6 slices (+ below, above): coarse enough that noise repeats its
- *           contexts, fine enough that a daily shape has several; 5 and 7 lose 1-4.
+ *           contexts, fine enough that a daily shape has several; 5 and 7 lose 2-3.5.
  *   GRIDS   2 slicings offset by half a slice: the least that steadies an edge.
- *   ORDER   4 samples of context; 3 and 5 score within 0.7.
+ *   ORDER   4 samples of context; 3 and 5 score within 0.2.
  *   MEMORY  1200 samples forgotten after: longer than a day at 5-minute samples,
- *           so that daily shapes stay known; 900 and 1500 within 1.
+ *           so that daily shapes stay known; 900 and 1500 within 1.1.
  *   RATE    1000 samples averaged: rates down to 1/1000 are told from 0, which
- *           sets the surprise scale; 500 and 2000 within 0.7.
- *   ALARM   0.3, about a quarter of the contexts new and surprising; 0.25, 0.35 within 1.7.
- *   HOLD    100 samples held after an alarm; 70 and 130 within 3.5.
+ *           sets the surprise scale; 500 and 2000 within 0.9.
+ *   ALARM   0.3, about a quarter of the contexts new and surprising; 0.25, 0.35 within 0.8.
+ *   HOLD    100 samples held after an alarm; 70 and 130 within 3.6.
  *   BEYOND  half a slice past the range seen so far is a new extreme: the offset
  *           between the two slicings, the finest step the detector resolves
- *           (1 slice: 67.9; 0.25 / 0.4 / 0.6 / 0.75: 68.9 / 69.2 / 69.5 / 69.4).
+ *           (1 slice: 69.1; 0.25 / 0.4 / 0.6 / 0.75: 71.3 / 71.1 / 70.7 / 70.6).
  */
 #define DETECT_WARMUP 150  /* samples learned silently before the first score */
 #define DETECT_LEVELS 6    /* slices of the range seen so far */
@@ -82,8 +85,8 @@ struct detect_series_opts {
     uint32_t hold;       /* samples held at 0 after an alarm (offline default DETECT_HOLD; the
                           * daemon's engine, which keeps one open anomaly per incident, uses 0) */
     uint32_t grids;      /* slicings, 1..DETECT_GRIDS (offline default DETECT_GRIDS; the
-                          * daemon's engine uses 1: half the work per sample, the same NAB
-                          * score, more alarms on noise, which its magnitude gate drops) */
+                          * daemon's engine uses 1: half the work per sample, 1.8 points
+                          * less on NAB, more alarms on noise, which its magnitude gate drops) */
 };
 
 /* One detector; opaque, its size depends on its options (detect_series_size()). */
