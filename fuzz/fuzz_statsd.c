@@ -6,7 +6,8 @@
  * output untouched; an accepted metric has a valid name within the limits, a
  * rate in (0, 1], finite values that statsd_value_next() walks exactly
  * n_values times and that parse_double() reads to the same bits, a delta only
- * on a gauge whose every value is signed, and at most STATSD_MAX_TAGS tags of
+ * on a gauge whose every value is signed, a name and tags of printable ASCII
+ * (spaces inside a name, not around it), and at most STATSD_MAX_TAGS tags of
  * at most STATSD_TAG_MAX bytes, each a slice of the line. */
 #include <errno.h>
 #include <math.h>
@@ -33,6 +34,12 @@ static int inside(const char *p, size_t n, const char *lo, size_t len)
 static int graph(unsigned char c)
 {
     return c > 0x20 && c < 0x7f;
+}
+
+/* printable ASCII, space included (names and tags) */
+static int text(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f;
 }
 
 static void check_number(const char *p, size_t n, double v, const struct statsd_line *l)
@@ -63,7 +70,8 @@ static void check_metric(const struct statsd_line *l, const char *line, size_t l
     CHECK(l->name_len >= 1 && l->name_len <= STATSD_NAME_MAX && l->name_len < len);
     CHECK(line[l->name_len] == ':');
     for (size_t i = 0; i < l->name_len; i++)
-        CHECK(graph((unsigned char)line[i]) && !strchr(":|@#", line[i]));
+        CHECK(text((unsigned char)line[i]) && !strchr(":|@#", line[i]));
+    CHECK(line[0] != ' ' && line[l->name_len - 1] != ' ');
     CHECK(l->values == line + l->name_len + 1);
     CHECK(l->values_len >= 1 && inside(l->values, l->values_len, line, len));
     CHECK(l->values + l->values_len < end && l->values[l->values_len] == '|');
@@ -86,7 +94,7 @@ static void check_metric(const struct statsd_line *l, const char *line, size_t l
             CHECK(t->key_len + 1 <= STATSD_TAG_MAX + (t->val == t->key + t->key_len));
         }
         for (const char *p = t->key; p < t->val + t->val_len; p++)
-            CHECK(graph((unsigned char)*p) && *p != ',' && *p != '|');
+            CHECK(text((unsigned char)*p) && *p != ',' && *p != '|');
     }
     if (l->container) {
         CHECK(inside(l->container, l->container_len, line, len));
