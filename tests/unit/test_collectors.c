@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "core/sampler.h"
 
 /* ---- captured warnings ---- */
@@ -211,13 +213,6 @@ static void finish(struct harness *h)
             print_error("%s = %g, expected %g (+-%g)\n", #v, v_, w_, (double)(tol)); \
             fail();                                                                  \
         }                                                                            \
-    } while (0)
-#define assert_absent(v)                                                \
-    do {                                                                \
-        if (!isnan(v)) {                                                \
-            print_error("%s = %g, expected absent\n", #v, (double)(v)); \
-            fail();                                                     \
-        }                                                               \
     } while (0)
 
 /* ---- cases ---- */

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "collect/collector.h"
 #include "collect/nvml_agg.h"
 #include "core/log.h"
@@ -204,14 +206,6 @@ static char *json_of(const struct snapshot *s, struct strbuf *sb)
             print_error("missing %s\nin %s\n", needle, hay); \
             fail();                                          \
         }                                                    \
-    } while (0)
-
-#define assert_absent(v)                                                \
-    do {                                                                \
-        if (!isnan(v)) {                                                \
-            print_error("%s = %g, expected absent\n", #v, (double)(v)); \
-            fail();                                                     \
-        }                                                               \
     } while (0)
 
 static void assert_gpu_null(const struct snapshot *s)

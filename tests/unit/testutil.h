@@ -24,4 +24,13 @@ static inline long read_source_file(const char *rel, char *buf, size_t len)
     return (long)n;
 }
 
+/* A figure the snapshot must leave absent (NaN); after <math.h> and <cmocka.h>. */
+#define assert_absent(v)                                                \
+    do {                                                                \
+        if (!isnan(v)) {                                                \
+            print_error("%s = %g, expected absent\n", #v, (double)(v)); \
+            fail();                                                     \
+        }                                                               \
+    } while (0)
+
 #endif
