@@ -39,6 +39,7 @@
 #include "common/parse.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "tests/paced_writer.h"
 
 #define BUDGET 1e-4 /* of a core */
 
@@ -103,42 +104,9 @@ static int sampler_side(unsigned interval, unsigned rounds, bool merkle, bool ge
 
 /* ---- the probe thread ---- */
 
-struct writer {
-    const char *path;
-    size_t chunk;
-    uint64_t period_ns;
-    _Atomic bool stop;
-};
-
-static void *writer_main(void *arg)
-{
-    struct writer *w = arg;
-    char buf[4096];
-    int fd = open(w->path, O_WRONLY | O_CLOEXEC);
-    uint64_t next = clock_ns(CLOCK_MONOTONIC);
-
-    if (fd < 0)
-        return NULL;
-    memset(buf, 'q', sizeof(buf));
-    while (!atomic_load(&w->stop)) {
-        struct timespec ts;
-        uint64_t now;
-        if (write(fd, buf, w->chunk) < 0)
-            break;
-        next += w->period_ns;
-        now = clock_ns(CLOCK_MONOTONIC);
-        if (next < now)
-            next = now + w->period_ns;
-        ts.tv_sec = (time_t)(next / 1000000000ull);
-        ts.tv_nsec = (long)(next % 1000000000ull);
-        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-    }
-    close(fd);
-    return NULL;
-}
-
 static int probe_thread(const char *path, unsigned window_ms, unsigned rounds, double interval,
-                        struct writer *w, double *ret_ns, double *ret_own_ns, double *ret_bits)
+                        struct paced_writer *w, double *ret_ns, double *ret_own_ns,
+                        double *ret_bits)
 {
     struct qprobe_dev_args a = {.path = path,
                                 .interval_ms = window_ms + 50,
@@ -157,7 +125,7 @@ static int probe_thread(const char *path, unsigned window_ms, unsigned rounds, d
         fprintf(stderr, "bench_probes: probe thread: %s\n", strerror(-r));
         return -1;
     }
-    if (w && pthread_create(&wt, NULL, writer_main, w) != 0) {
+    if (w && pthread_create(&wt, NULL, paced_writer_main, w) != 0) {
         qprobe_dev_stop(d);
         return -1;
     }
@@ -203,7 +171,7 @@ int main(int argc, char **argv)
     double merkle_rand, merkle_only, fifo_ns, fifo_own, fifo_got, dev_ns, dev_own, dev_got;
     double budget_ns;
     char dir[] = "/tmp/bench_probes.XXXXXX", fifo[64];
-    struct writer w = {.chunk = 250};
+    struct paced_writer w = {.chunk = 250};
     int opt, status = 0;
 
     while ((opt = getopt(argc, argv, "i:n:w:r:")) != -1) {
@@ -252,7 +220,7 @@ int main(int argc, char **argv)
     snprintf(fifo, sizeof(fifo), "%s/qrng", dir);
     if (mkfifo(fifo, 0600) < 0)
         return 1;
-    w.path = fifo;
+    snprintf(w.path, sizeof(w.path), "%s", fifo);
     w.period_ns = (uint64_t)(250.0 * 8 * 1e9 / fifo_bits);
     atomic_init(&w.stop, false);
     if (probe_thread(fifo, window_ms, 5, interval, &w, &fifo_ns, &fifo_own, &fifo_got) < 0)

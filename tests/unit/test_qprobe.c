@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "tests/paced_writer.h"
 #include <dirent.h>
 #include <dlfcn.h>
 
@@ -159,59 +161,19 @@ static void getrandom_rate(void **state)
 /* ---- a FIFO fed at a known rate ---- */
 
 struct writer {
-    char path[256];
-    size_t chunk;
-    uint64_t period_ns;
-    size_t prefill; /* written at once before the schedule starts */
-    _Atomic bool stop;
+    struct paced_writer pw;
     pthread_t thread;
 };
 
-/* Writes chunk bytes every period_ns on a fixed schedule; after a stall it
- * resumes from now instead of catching up (a source of fixed rate). */
-static void *writer_main(void *arg)
-{
-    struct writer *w = arg;
-    char buf[4096];
-    int fd = open(w->path, O_WRONLY | O_CLOEXEC);
-    uint64_t next;
-
-    if (fd < 0)
-        return NULL;
-    memset(buf, 'q', sizeof(buf));
-    for (size_t left = w->prefill; left > 0;) {
-        ssize_t n = write(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
-        if (n <= 0)
-            break;
-        left -= (size_t)n;
-    }
-    next = now_ns(CLOCK_MONOTONIC);
-    while (!atomic_load(&w->stop)) {
-        struct timespec ts;
-        uint64_t now;
-        if (write(fd, buf, w->chunk) < 0)
-            break;
-        next += w->period_ns;
-        now = now_ns(CLOCK_MONOTONIC);
-        if (next < now)
-            next = now + w->period_ns;
-        ts.tv_sec = (time_t)(next / 1000000000ull);
-        ts.tv_nsec = (long)(next % 1000000000ull);
-        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-    }
-    close(fd);
-    return NULL;
-}
-
 static void writer_start(struct writer *w)
 {
-    atomic_init(&w->stop, false);
-    assert_int_equal(pthread_create(&w->thread, NULL, writer_main, w), 0);
+    atomic_init(&w->pw.stop, false);
+    assert_int_equal(pthread_create(&w->thread, NULL, paced_writer_main, &w->pw), 0);
 }
 
 static void writer_stop(struct writer *w)
 {
-    atomic_store(&w->stop, true);
+    atomic_store(&w->pw.stop, true);
     pthread_join(w->thread, NULL);
 }
 
@@ -227,7 +189,7 @@ static void make_fifo(char *path, size_t len, const char *name)
 /* A window measures the rate a FIFO is fed at, the backlog left out. */
 static void window_rate(size_t chunk, uint64_t period_ns, size_t prefill)
 {
-    struct writer w = {.chunk = chunk, .period_ns = period_ns, .prefill = prefill};
+    struct writer w = {.pw = {.chunk = chunk, .period_ns = period_ns, .prefill = prefill}};
     static unsigned char buf[QPROBE_DEV_READ_BYTES];
     struct qwindow_args a = {.stop_fd = -1,
                              .buf = buf,
@@ -237,9 +199,9 @@ static void window_rate(size_t chunk, uint64_t period_ns, size_t prefill)
     struct qwindow_result r;
     double expected = (double)chunk * 8 * 1e9 / (double)period_ns;
 
-    make_fifo(w.path, sizeof(w.path), "rate");
+    make_fifo(w.pw.path, sizeof(w.pw.path), "rate");
     /* read-write, as the probe thread opens a FIFO: never "ended" between writers */
-    a.fd = open(w.path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    a.fd = open(w.pw.path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     assert_true(a.fd >= 0);
     writer_start(&w);
     usleep(300000); /* a backlog: the prefill and 300 ms of writes */
@@ -331,16 +293,16 @@ static struct qprobe_dev_status wait_round(struct qprobe_dev *d, uint64_t rounds
 /* Its figure, its CPU accounting, and a stop that does not wait for the interval. */
 static void device_thread(void **state)
 {
-    struct writer w = {.chunk = 160, .period_ns = 10000000ull}; /* 16 kB/s */
+    struct writer w = {.pw = {.chunk = 160, .period_ns = 10000000ull}}; /* 16 kB/s */
     struct qprobe_dev_args a = {
-        .path = w.path, .interval_ms = 60000, .window_ms = 1000, .cpu_budget_ns = 3000000};
+        .path = w.pw.path, .interval_ms = 60000, .window_ms = 1000, .cpu_budget_ns = 3000000};
     struct qprobe_dev *d = NULL;
     struct qprobe_dev_status st;
     double expected = 160.0 * 8 * 100;
     uint64_t t0, thread_cpu;
 
     (void)state;
-    make_fifo(w.path, sizeof(w.path), "device");
+    make_fifo(w.pw.path, sizeof(w.pw.path), "device");
     assert_int_equal(qprobe_dev_start(&a, &d), 0);
     writer_start(&w); /* (its open waits for the thread's) */
     st = wait_round(d, 1, 5000);
@@ -407,8 +369,8 @@ static int count_arenas(void)
 
 static void device_thread_allocates_nothing(void **state)
 {
-    struct writer w = {.chunk = 100, .period_ns = 5000000ull};
-    struct qprobe_dev_args a = {.path = w.path, .interval_ms = 100, .window_ms = 50};
+    struct writer w = {.pw = {.chunk = 100, .period_ns = 5000000ull}};
+    struct qprobe_dev_args a = {.path = w.pw.path, .interval_ms = 100, .window_ms = 50};
     struct qprobe_dev *d = NULL;
     int before, after;
 
@@ -416,7 +378,7 @@ static void device_thread_allocates_nothing(void **state)
 #ifdef UNDER_ASAN
     skip(); /* (ASan's allocator has no glibc arenas to count) */
 #endif
-    make_fifo(w.path, sizeof(w.path), "arena");
+    make_fifo(w.pw.path, sizeof(w.pw.path), "arena");
     before = count_arenas();
     assert_int_equal(qprobe_dev_start(&a, &d), 0);
     writer_start(&w);
@@ -560,19 +522,19 @@ static void collector_measures_and_defers(void **state)
 /* A FIFO source: the probe thread measures, the collector takes its result. */
 static void collector_reads_the_probe_thread(void **state)
 {
-    struct writer w = {.chunk = 250, .period_ns = 20000000ull}; /* 12.5 kB/s */
+    struct writer w = {.pw = {.chunk = 250, .period_ns = 20000000ull}}; /* 12.5 kB/s */
     struct config cfg;
     struct snapshot *s = NULL;
     int threads = count_threads();
     void *st;
 
     (void)state;
-    make_fifo(w.path, sizeof(w.path), "collector");
+    make_fifo(w.pw.path, sizeof(w.pw.path), "collector");
     config_defaults(&cfg);
     cfg.monitoring.quantum_monitoring.merkle_probe = false;
     cfg.monitoring.quantum_monitoring.qrng_window_ms = 500;
     free(cfg.monitoring.quantum_monitoring.qrng_source);
-    cfg.monitoring.quantum_monitoring.qrng_source = strdup(w.path);
+    cfg.monitoring.quantum_monitoring.qrng_source = strdup(w.pw.path);
     st = collector_new(&cfg);
     assert_int_equal(count_threads(), threads + 1);
     writer_start(&w);
