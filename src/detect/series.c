@@ -5,15 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* a 64-bit finaliser: every input bit moves about half of the output bits */
-static uint64_t mix(uint64_t h)
+/* Where a context's key goes in the table: one multiply by 2^64 / golden ratio, whose
+ * high half is folded into the low one, so that every bit of the key reaches the
+ * bucket index (the low bits) and the tag (the top 16 bits). */
+static uint64_t place(uint64_t key)
 {
-    h ^= h >> 31;
-    h *= 0x7fb5d329728ea185ull;
-    h ^= h >> 27;
-    h *= 0x81dadef4bc2dd44dull;
-    h ^= h >> 33;
-    return h;
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+
+    return h ^ h >> 32;
 }
 
 /* Everything a detector knows, in one block of detect_series_size() bytes. */
@@ -30,6 +29,10 @@ struct detect_series {
      * + 1 it was last met at */
     uint32_t seen[];
 };
+
+/* a context's symbols, 4 bits each (they run from -1 to DETECT_LEVELS + 1, stored + 2) */
+#define CTX_BITS (4 * DETECT_ORDER)
+_Static_assert(DETECT_LEVELS + 3 < 16, "a symbol + 2 must fit 4 bits");
 
 /* ages are kept in 16 bits: a context older than DETECT_MEMORY must be told apart */
 _Static_assert(DETECT_MEMORY < 0x10000, "DETECT_MEMORY must fit an entry's 16-bit age");
@@ -214,20 +217,23 @@ double detect_series_update(struct detect_series *d, double x)
         int32_t *hist = d->sym[g];
         /* a value beyond the range seen so far has no context met before */
         bool beyond = sym[g] < 0 || sym[g] > DETECT_LEVELS;
-        uint64_t h = mix(0x9e3779b97f4a7c15ull + g);
+        uint64_t ctx = 0, h[DETECT_ORDER];
 
         for (unsigned k = DETECT_ORDER - 1; k > 0; k--)
             hist[k] = hist[k - 1];
         hist[0] = sym[g];
+        /* the contexts of length k + 1 on slicing g, exactly: their symbols (1 .. 9)
+         * 4 bits each, newest lowest, then k and g above them. Their places are all
+         * found before the first is looked up, so that the table's loads overlap. */
+        for (uint32_t k = 0; k < orders; k++) {
+            ctx |= (uint64_t)(uint32_t)(hist[k] + 2) << (4 * k);
+            h[k] = place(ctx | (uint64_t)(g * DETECT_ORDER + k) << CTX_BITS);
+            __builtin_prefetch(&d->seen[(uint32_t)h[k] & d->mask]);
+        }
         for (uint32_t k = 0; k < orders; k++) {
             double *rate = &d->rate[g][k];
-            bool fresh;
 
-            /* the context of length k + 1 on slicing g: its hash chains the shorter
-             * one's, from a seed of the slicing's own */
-            h = mix(h ^ (uint64_t)(uint32_t)(hist[k] + 2));
-            fresh = met_fresh(d, h, now) || beyond;
-            if (fresh) {
+            if (met_fresh(d, h[k], now) || beyond) {
                 raw += news(*rate);
                 *rate += (1 - *rate) * (1.0 / DETECT_RATE);
             } else {
