@@ -29,6 +29,7 @@ struct chan {
     uint32_t fails;     /* consecutive */
     int64_t next_refresh;
     long pending;      /* in the outbox (-1: to count) */
+    int64_t unmarked;  /* row delivered but not yet marked so in the outbox (0: none) */
     int64_t logged_ms; /* when its error was last logged */
     bool logged;       /* an error line since the last success */
     struct alert_channel_stats st;
@@ -200,11 +201,36 @@ static void chan_close(struct chan *c)
     c->state = NULL;
 }
 
+/* The outbox cannot be read or written: the channel rests (with back-off, like a
+ * receiver that is down) rather than asking again at once, and says so. */
+static void outbox_error(struct alert_dispatch *d, struct chan *c, const char *what, int64_t now)
+{
+    char msg[200];
+
+    snprintf(msg, sizeof(msg), "%s: the alert outbox cannot %s", c->ops->name, what);
+    chan_error(d, c, msg, now);
+}
+
 /* Delivers c's due notifications, oldest first. */
 static void deliver(struct alert_dispatch *d, struct chan *c, int64_t now)
 {
+    if (now < c->rest_until)
+        return;
+    /* a delivery whose mark failed is marked before anything else is sent: it
+     * is the oldest pending row, which outbox_next() would hand out again */
+    if (c->unmarked) {
+        if (outbox_sent(d->ob, c->unmarked, now) < 0) {
+            outbox_error(d, c, "mark a delivered notification", now);
+            return;
+        }
+        c->unmarked = 0;
+    }
     if (c->pending < 0)
         c->pending = outbox_pending(d->ob, c->ops->name);
+    if (c->pending < 0) {
+        outbox_error(d, c, "be read", now);
+        return;
+    }
     for (int i = 0; i < BATCH && c->pending != 0 && now >= c->rest_until; i++) {
         struct outbox_item it;
         struct strbuf err;
@@ -212,13 +238,19 @@ static void deliver(struct alert_dispatch *d, struct chan *c, int64_t now)
 
         if (r <= 0) {
             c->pending = r < 0 ? -1 : 0;
+            if (r < 0)
+                outbox_error(d, c, "be read", now);
             return;
         }
         if (now - it.n.created_ms > (int64_t)d->cfg.alerts.give_up_after_sec * 1000) {
             char why[160];
             snprintf(why, sizeof(why), "undelivered for more than %" PRIu32 " s",
                      d->cfg.alerts.give_up_after_sec);
-            outbox_failed(d->ob, it.row, why);
+            if (outbox_failed(d->ob, it.row, why) < 0) {
+                outbox_error(d, c, "mark a notification given up", now);
+                outbox_item_done(&it);
+                return;
+            }
             c->pending--;
             log_error("%s: notification %s failed: %s", c->ops->name, it.n.key, why);
             pthread_mutex_lock(&d->lock);
@@ -239,20 +271,35 @@ static void deliver(struct alert_dispatch *d, struct chan *c, int64_t now)
             c->st.errors++;
         pthread_mutex_unlock(&d->lock);
         if (r == 0) {
-            if (outbox_sent(d->ob, it.row, now) < 0)
-                log_error("%s: %s was delivered but cannot be marked so; it may be sent again "
-                          "(same idempotency key)",
-                          c->ops->name, it.n.key);
+            bool marked = outbox_sent(d->ob, it.row, now) == 0;
+
             c->pending--;
             pthread_mutex_lock(&d->lock);
             c->st.sent++;
             pthread_mutex_unlock(&d->lock);
             chan_ok(d, c, now);
+            if (!marked) {
+                /* kept in memory and marked before anything else goes out; only a
+                 * restart before that sends it again (same idempotency key) */
+                log_error("%s: %s was delivered but cannot be marked so yet", c->ops->name,
+                          it.n.key);
+                c->unmarked = it.row;
+                outbox_error(d, c, "mark a delivered notification", now);
+                strbuf_done(&err);
+                outbox_item_done(&it);
+                return;
+            }
         } else {
             if (!err.len)
                 strbuf_printf(&err, "%s: delivery failed", c->ops->name);
             if (r == ALERT_PERMANENT && it.attempts + 1 >= MAX_REFUSALS) {
-                outbox_failed(d->ob, it.row, err.buf);
+                if (outbox_failed(d->ob, it.row, err.buf) < 0) {
+                    /* still pending: refused again after the rest, then marked */
+                    outbox_error(d, c, "mark a notification given up", now);
+                    strbuf_done(&err);
+                    outbox_item_done(&it);
+                    return;
+                }
                 c->pending--;
                 log_error("%s: notification %s failed after %d refusals: %s", c->ops->name,
                           it.n.key, MAX_REFUSALS, err.buf);
@@ -361,7 +408,7 @@ static void take_anomalies(struct alert_dispatch *d, int64_t now)
     if (r == 0)
         r = alert_policy_commit(&d->pol);
     else
-        alert_policy_commit(&d->pol); /* a partial batch is replayed whole: decisions repeat */
+        alert_policy_abort(&d->pol); /* the batch is replayed whole: decisions repeat */
     if (d->pol.notifications != added || r < 0)
         recount(d);
     if (r == 0) {
@@ -403,8 +450,12 @@ static void *run(void *arg)
         int64_t wait;
 
         take_anomalies(d, now);
-        if (alert_policy_tick(&d->pol, now) < 0 || alert_policy_commit(&d->pol) < 0)
+        if (alert_policy_tick(&d->pol, now) < 0) {
+            alert_policy_abort(&d->pol);
             policy_warn(d, "the alerts' hold-downs and repeats");
+        } else if (alert_policy_commit(&d->pol) < 0) {
+            policy_warn(d, "the alerts' hold-downs and repeats");
+        }
         if (d->pol.notifications != added)
             recount(d);
         for (size_t i = 0; i < d->n_ch; i++) {

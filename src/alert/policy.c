@@ -56,6 +56,14 @@ static int txn(struct alert_policy *p)
     return 0;
 }
 
+void alert_policy_abort(struct alert_policy *p)
+{
+    if (!p->in_txn)
+        return;
+    p->in_txn = false;
+    outbox_rollback(p->ob);
+}
+
 int alert_policy_commit(struct alert_policy *p)
 {
     if (!p->in_txn)

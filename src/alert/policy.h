@@ -64,5 +64,9 @@ int alert_policy_reconcile(struct alert_policy *p, const char *const *open_ids, 
 int alert_policy_tick(struct alert_policy *p, int64_t now);
 /* Ends the transaction the calls above may have opened: 0, or -EIO (rolled back). */
 int alert_policy_commit(struct alert_policy *p);
+/* Takes back what the calls above did since the last commit (after one failed:
+ * a decision half made, such as alerts marked summarised without their summary,
+ * must not be kept). */
+void alert_policy_abort(struct alert_policy *p);
 
 #endif
