@@ -382,11 +382,13 @@ static const struct key alerts_keys[] = {
     {.name = "alertmanager_url",
      .type = T_STR_NULL,
      .offset = OFF(alerts.alertmanager_url),
+     .secret = true, /* may carry user:password@ */
      .check = check_http_url},
     K_UINT("alertmanager_resend_sec", alerts.alertmanager_resend_sec, 5, 3600),
     {.name = "smtp_url",
      .type = T_STR_NULL,
      .offset = OFF(alerts.smtp_url),
+     .secret = true, /* may carry user:password@ */
      .check = check_smtp_url},
     K_STRN("smtp_user", alerts.smtp_user),
     K_SECRET("smtp_password", alerts.smtp_password),

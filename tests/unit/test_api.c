@@ -295,12 +295,17 @@ static void config_redacted(void **state)
     free(c.visualization.grafana.api_key);
     c.visualization.grafana.api_key = strdup("glsa_grafana_key");
     c.alerts.webhook_url = strdup("https://hooks.example/T000/B000/XXXXhooksecret");
+    c.alerts.alertmanager_url = strdup("https://am:amsecretpw@am.example:9093");
+    c.alerts.smtp_url = strdup("smtps://mailer:smtpsecretpw@mail.example:465");
     answer(m, &c, "/api/v1/config", &res);
     assert_int_equal(res.status, 200);
     assert_null(strstr(res.body.buf, "s3cr3t"));
     assert_null(strstr(res.body.buf, "hashhash"));
     assert_null(strstr(res.body.buf, "glsa_"));
     assert_null(strstr(res.body.buf, "hooksecret"));
+    assert_null(strstr(res.body.buf, "amsecretpw"));
+    assert_null(strstr(res.body.buf, "smtpsecretpw"));
+    assert_non_null(strstr(res.body.buf, "\"alertmanager_url\":\"<redacted>\""));
     assert_non_null(strstr(res.body.buf, "\"webhook_url\":\"<redacted>\""));
     assert_non_null(strstr(res.body.buf, "\"email\":null"));
     assert_non_null(strstr(res.body.buf, "\"bearer_token\":\"<redacted>\""));
