@@ -19,7 +19,12 @@ struct arena_chunk {
     max_align_t data[];
 };
 
-#define ARENA_CHUNK 2048
+/* A host's snapshot puts about 200 bytes in its arena (the node id, the predictions),
+ * and the history ring keeps agent.history_size snapshots: the first chunk is small,
+ * and each further one twice its predecessor, up to ARENA_CHUNK_MAX, so that a
+ * snapshot with many models or predictions takes few chunks. */
+#define ARENA_CHUNK_FIRST 256
+#define ARENA_CHUNK_MAX   4096
 
 void *snapshot_alloc(struct snapshot *s, size_t size)
 {
@@ -29,7 +34,12 @@ void *snapshot_alloc(struct snapshot *s, size_t size)
     void *p;
 
     if (!c || c->cap - c->used < need) {
-        size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+        size_t cap = !c                             ? ARENA_CHUNK_FIRST
+                     : c->cap < ARENA_CHUNK_MAX / 2 ? c->cap * 2
+                                                    : ARENA_CHUNK_MAX;
+
+        if (cap < need)
+            cap = need;
         c = malloc(sizeof(*c) + cap);
         if (!c)
             return NULL;
