@@ -412,9 +412,31 @@ static int win_make(struct journal *j, size_t want)
         j->win = m;
         j->win_off = start;
         j->win_len = (size_t)len;
+        j->released = start;
     }
     populate(j, pg);
     return 0;
+}
+
+/*
+ * The window's whole pages behind the end of the last record are written for good:
+ * out of this process's page tables with them. The page cache keeps them (a dirty
+ * one is written back as usual, and fdatasync() still covers it), so nothing is
+ * lost; what goes is their count in the agent's resident memory, which would
+ * otherwise grow with the current hour's ticks, up to the window's 8 MiB. One
+ * madvise() per page filled, a few ticks apart.
+ */
+static void release(struct journal *j)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t pg = page > 0 ? (uint64_t)page : 4096;
+    uint64_t done = j->size / pg * pg;
+
+    if (done <= j->released || j->released < j->win_off)
+        return;
+    if (madvise(j->win + (j->released - j->win_off), (size_t)(done - j->released), MADV_DONTNEED) ==
+        0)
+        j->released = done;
 }
 
 int jr_append(struct journal *j, int64_t ts, uint8_t *rec, uint32_t len)
@@ -463,6 +485,8 @@ int jr_append(struct journal *j, int64_t ts, uint8_t *rec, uint32_t len)
         return r;
     }
     j->size += want;
+    if (!j->no_win)
+        release(j);
     return 0;
 }
 

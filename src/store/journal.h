@@ -74,6 +74,7 @@ struct journal {
     bool no_win;        /* the file system cannot allocate ahead: write() instead */
     uint64_t populated; /* the window is present and writable up to here */
     bool no_populate;   /* the kernel cannot do that (MADV_POPULATE_WRITE) */
+    uint64_t released;  /* the window's whole pages before this are out of the page tables */
 };
 
 /* Parses a journal header: its row format (1 or 2), or -EBADMSG when buf does
