@@ -507,7 +507,11 @@ int outbox_purge(struct outbox *ob, int64_t before_ms)
     int r = -EIO;
 
     pthread_mutex_lock(&ob->lock);
-    q = prep(ob, "DELETE FROM alert_outbox WHERE state != 'pending' AND created_ms < ?");
+    /* an open alert keeps its rows: Alertmanager's re-posts are made from its latest
+     * firing, however long ago that was (repeat_interval_sec 0 sends no other) */
+    q = prep(ob, "DELETE FROM alert_outbox WHERE state != 'pending' AND created_ms < ?"
+                 " AND (alert_id IS NULL OR alert_id NOT IN"
+                 " (SELECT alert_id FROM alert_state WHERE phase != 2))");
     if (q) {
         sqlite3_bind_int64(q, 1, before_ms);
         r = run(ob, q);

@@ -166,6 +166,12 @@ static int take_text(struct alert_state *st, const struct anomaly *a)
             strbuf_printf(&d, "  - %s\n", a->suggested_actions[i]);
     }
     anomaly_to_json(a, &b);
+    if (b.overflow) {
+        /* cut short it is no JSON: the notifications carry "anomaly": null instead */
+        strbuf_done(&b);
+        strbuf_init(&b, 16);
+        strbuf_puts(&b, "null");
+    }
     alert_state_done(st);
     st->anomaly_type = strdup(a->anomaly_type);
     st->component = strdup(a->component);

@@ -363,6 +363,34 @@ static void outbox_bookkeeping(void **state)
     world_done(&w);
 }
 
+/* An open alert keeps its delivered firing through purges (Alertmanager's re-posts
+ * are made from it); once resolved, its rows go with the rest. */
+static void purge_keeps_open_alerts(void **state)
+{
+    struct world w;
+    struct outbox_item it;
+    struct anomaly a, b;
+
+    (void)state;
+    world_init(&w, NULL, 0, 0, 0);
+    a = mk("a1", "pool_high", 3, w.now);
+    b = mk("b1", "disk_full", 3, w.now);
+    feed(&w, &a);
+    feed(&w, &b);
+    assert_int_equal(drain(&w, "webhook", NULL, 0), 2);
+    b.resolved_at_ms = (uint64_t)w.now + 1000;
+    feed(&w, &b);
+    tick(&w, 2000);
+    assert_int_equal(drain(&w, "webhook", NULL, 0), 1);
+    w.now += 8 * 24 * 3600 * 1000LL;
+    assert_int_equal(outbox_purge(w.ob, w.now - 7 * 24 * 3600 * 1000LL), 0);
+    assert_int_equal(outbox_latest(w.ob, "webhook", "a1", &it), 1);
+    assert_string_equal(it.n.key, "n1:a1:firing");
+    outbox_item_done(&it);
+    assert_int_equal(outbox_latest(w.ob, "webhook", "b1", &it), 0);
+    world_done(&w);
+}
+
 static void renderings(void **state)
 {
     struct notification n = {
@@ -486,6 +514,7 @@ int main(void)
         cmocka_unit_test(storm_is_summarised),
         cmocka_unit_test(restart_finds_it_ended),
         cmocka_unit_test(outbox_bookkeeping),
+        cmocka_unit_test(purge_keeps_open_alerts),
         cmocka_unit_test(renderings),
         cmocka_unit_test(logfile_rotates),
     };
