@@ -499,6 +499,29 @@ static void logfile_rotates(void **state)
         unlink(path);
     }
     assert_true(lines >= 12 && lines < 40);
+
+    /* a line cut short (a crash mid-write) before a restart: the next starts on its own line */
+    {
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("{\"idempotency_key\":\"n1:cut", f);
+        fclose(f);
+        assert_int_equal(ops->open(&cfg, &lf, &err), 0);
+        n.key = "n1:after:firing";
+        assert_int_equal(ops->send(lf, &n, &err), 0);
+        ops->close(lf);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_non_null(fgets(line, sizeof(line), f));
+        assert_string_equal(line, "{\"idempotency_key\":\"n1:cut\n");
+        assert_non_null(fgets(line, sizeof(line), f));
+        assert_true(line[0] == '{' && strstr(line, "\"idempotency_key\":\"n1:after:firing\""));
+        fclose(f);
+        unlink(path);
+    }
     rmdir(dir);
     strbuf_done(&err);
     config_done(&cfg);

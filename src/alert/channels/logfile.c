@@ -2,6 +2,8 @@
  * document) in <logging.output_dir>/alerts.jsonl, written and synced before it
  * counts as delivered; past alerts.log_max_bytes the file is rotated
  * (alerts.jsonl.1 ... .<log_keep>, the oldest dropped). */
+#define LOG_MODULE "alert"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "alert/alert.h"
+#include "core/log.h"
 
 #define LOGFILE_NAME "alerts.jsonl"
 
@@ -19,7 +22,8 @@ struct logfile {
     uint64_t max_bytes;
     uint32_t keep;
     int fd;
-    bool torn; /* a write stopped mid-line: the next line starts on a new one */
+    bool torn;          /* a write stopped mid-line: the next line starts on a new one */
+    bool rotate_warned; /* a failed rotation was logged (once until one works) */
 };
 
 static bool logfile_configured(const struct config *cfg)
@@ -50,10 +54,20 @@ static int reopen(struct logfile *lf, struct strbuf *err)
 {
     if (lf->fd >= 0)
         return 0;
-    lf->fd = open(lf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    /* read and write: its last byte is read below */
+    lf->fd = open(lf->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (lf->fd < 0) {
         strbuf_printf(err, "logfile: cannot open %s: %s", lf->path, strerror(errno));
         return ALERT_RETRY;
+    }
+    /* a line cut short before a crash or a restart: the next one starts on a line of its own */
+    {
+        struct stat st;
+        char last;
+
+        if (!lf->torn && fstat(lf->fd, &st) == 0 && st.st_size > 0 &&
+            pread(lf->fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+            lf->torn = true;
     }
     return 0;
 }
@@ -71,9 +85,19 @@ static void rotate(struct logfile *lf)
         else
             snprintf(from, sizeof(from), "%s.%u", lf->path, i - 1);
         snprintf(to, sizeof(to), "%s.%u", lf->path, i);
-        if (rename(from, to) < 0 && errno != ENOENT)
-            break;
+        if (rename(from, to) < 0 && errno != ENOENT) {
+            /* the file goes on growing past log_max_bytes rather than lose a line */
+            if (!lf->rotate_warned)
+                log_warn("logfile: cannot rotate %s to %s: %s; it grows past alerts.log_max_bytes "
+                         "until it can",
+                         from, to, strerror(errno));
+            lf->rotate_warned = true;
+            return;
+        }
     }
+    if (lf->rotate_warned)
+        log_info("logfile: %s rotates again", lf->path);
+    lf->rotate_warned = false;
 }
 
 static int logfile_send(void *state, const struct notification *n, struct strbuf *err)
