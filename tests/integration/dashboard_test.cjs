@@ -151,6 +151,11 @@ async function check() {
     await page.waitForSelector('body[data-range="3600"][data-step="36"]', { timeout: 10000 });
     await page.waitForFunction(() => document.getElementById('tier').textContent !== '', null, { timeout: 10000 });
     const asked = requests.slice(n0).filter((u) => u.includes('/api/v1/query?') && u.includes('step=36'));
+    // the redraw follows the answers (most charts change; a live update changes one or two):
+    // on a loaded machine, give it a few seconds
+    await page.waitForFunction((b) => Array.from(document.querySelectorAll('figure.chart'))
+      .filter((f) => +f.dataset.points !== b[f.dataset.chart]).length >= 5, before,
+    { timeout: 10000 }).catch(() => {});
     const after = Object.fromEntries((await charts(page)).map((c) => [c.chart, c.points]));
     const changed = Object.keys(after).filter((k) => after[k] !== before[k]);
     if (!asked.length) fail('picking 1 hour asked the store nothing');
