@@ -280,6 +280,17 @@ static void storm_is_summarised(void **state)
     world_done(&w);
 }
 
+/* a1 (pool_high, severity 3) and b1 (b_type, b_sev) open, their firings delivered */
+static void open_two(struct world *w, struct anomaly *a, struct anomaly *b, const char *b_type,
+                     unsigned b_sev)
+{
+    *a = mk("a1", "pool_high", 3, w->now);
+    *b = mk("b1", b_type, b_sev, w->now);
+    feed(w, a);
+    feed(w, b);
+    assert_int_equal(drain(w, "webhook", NULL, 0), 2);
+}
+
 static void restart_finds_it_ended(void **state)
 {
     char path[] = "/tmp/am-alert-XXXXXX";
@@ -295,11 +306,7 @@ static void restart_finds_it_ended(void **state)
     unlink(path);
     snprintf(db, sizeof(db), "%s.db", path);
     world_init(&w, db, 0, 0, 0);
-    a = mk("a1", "pool_high", 3, w.now);
-    b = mk("b1", "disk_nearly_full", 4, w.now);
-    feed(&w, &a);
-    feed(&w, &b);
-    assert_int_equal(drain(&w, "webhook", NULL, 0), 2);
+    open_two(&w, &a, &b, "disk_nearly_full", 4);
     world_done(&w);
 
     /* the daemon comes back: a1 ended while it was down, b1 goes on */
@@ -373,11 +380,7 @@ static void purge_keeps_open_alerts(void **state)
 
     (void)state;
     world_init(&w, NULL, 0, 0, 0);
-    a = mk("a1", "pool_high", 3, w.now);
-    b = mk("b1", "disk_full", 3, w.now);
-    feed(&w, &a);
-    feed(&w, &b);
-    assert_int_equal(drain(&w, "webhook", NULL, 0), 2);
+    open_two(&w, &a, &b, "disk_full", 3);
     b.resolved_at_ms = (uint64_t)w.now + 1000;
     feed(&w, &b);
     tick(&w, 2000);
