@@ -513,6 +513,7 @@ static void logfile_rotates(void **state)
         fputs("{\"idempotency_key\":\"n1:cut", f);
         fclose(f);
         assert_int_equal(ops->open(&cfg, &lf, &err), 0);
+        n.alert_id = "after";
         n.key = "n1:after:firing";
         assert_int_equal(ops->send(lf, &n, &err), 0);
         ops->close(lf);
