@@ -376,10 +376,16 @@ static void populate(struct journal *j, uint64_t pg)
     j->populated = to;
 }
 
-static int win_make(struct journal *j, size_t want)
+static uint64_t page_size(void)
 {
     long page = sysconf(_SC_PAGESIZE);
-    uint64_t pg = page > 0 ? (uint64_t)page : 4096, end, step;
+
+    return page > 0 ? (uint64_t)page : 4096;
+}
+
+static int win_make(struct journal *j, size_t want)
+{
+    uint64_t pg = page_size(), end, step;
     int r;
 
     step = 256 * (uint64_t)want;
@@ -428,9 +434,7 @@ static int win_make(struct journal *j, size_t want)
  */
 static void release(struct journal *j)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t pg = page > 0 ? (uint64_t)page : 4096;
-    uint64_t done = j->size / pg * pg;
+    uint64_t pg = page_size(), done = j->size / pg * pg;
 
     if (done <= j->released || j->released < j->win_off)
         return;
